@@ -1,0 +1,1 @@
+//! Portcullis stage: admission (work in progress).

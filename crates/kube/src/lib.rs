@@ -1,0 +1,1 @@
+//! Portcullis stage: kube (work in progress).

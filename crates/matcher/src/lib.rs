@@ -1,0 +1,1 @@
+//! Portcullis stage: matcher (work in progress).

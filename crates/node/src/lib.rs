@@ -1,0 +1,1 @@
+//! Portcullis stage: node (work in progress).

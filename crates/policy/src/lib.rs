@@ -1,0 +1,1 @@
+//! Portcullis stage: policy (work in progress).

@@ -1,0 +1,35 @@
+//! `portcullis`: argument parsing and wiring of the pipeline stages.
+//!
+//! Each subcommand lives in `cmd/<name>.rs` with its `Args` and a `run`
+//! function; this file only dispatches and turns errors into exit codes.
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps vulnerable and non-compliant containers out of Kubernetes clusters.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the packages of an image (table, JSON, CycloneDX 1.6, SPDX 2.3).
+    Sbom(cmd::sbom::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit::init_logging();
+    let result = match cli.command {
+        Command::Sbom(args) => cmd::sbom::run(args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(failure) => failure.report(),
+    }
+}

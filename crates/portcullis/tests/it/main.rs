@@ -1,0 +1,5 @@
+//! End-to-end tests through the `portcullis` binary: one test binary, one
+//! module per subcommand.
+
+mod common;
+mod sbom;

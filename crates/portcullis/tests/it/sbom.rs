@@ -1,0 +1,1 @@
+//! `portcullis sbom` end to end.

@@ -1,0 +1,1 @@
+//! Portcullis stage: report (work in progress).

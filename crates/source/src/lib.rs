@@ -1,0 +1,1 @@
+//! Portcullis stage: source (work in progress).

@@ -1,0 +1,1 @@
+//! Portcullis stage: vulndb (work in progress).
