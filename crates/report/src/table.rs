@@ -98,7 +98,7 @@ mod tests {
         table.row(["a\x1b[2Jb", "1"]);
         assert_eq!(
             table.render(),
-            "NAME      VERSION\nbash      5.2\na?[2Jb    1\n"
+            "NAME    VERSION\nbash    5.2\na?[2Jb  1\n"
         );
     }
 }
