@@ -21,3 +21,84 @@ pub fn shared() -> PathBuf {
 pub fn fixture(rel: &str) -> PathBuf {
     shared().join("fixtures").join(rel)
 }
+
+/// A scratch directory for one test.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("portcullis-it-").tempdir().expect("temp dir")
+}
+
+/// Real registries on loopback (Debian's `docker-registry`, started by
+/// `shared/tools/run-registry.sh`): plain HTTP and TLS with htpasswd, with
+/// the fixture images pushed as `test/<tag>:latest`. Started once per test
+/// binary; a watchdog stops both when this process exits, so they stop by
+/// themselves whatever the outcome of the tests.
+pub struct Registry {
+    pub plain: String,
+    pub tls: String,
+    pub user: String,
+    pub password: String,
+    pub ca_file: PathBuf,
+}
+
+/// The shared registries (started on first use).
+pub fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(start_registry)
+}
+
+fn free_port_pair() -> u16 {
+    // The registry also listens on port+1 for debug; look for two free ports.
+    for _ in 0..100 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        if port < 65000 && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair on loopback");
+}
+
+fn start_registry() -> Registry {
+    let script = shared().join("tools/run-registry.sh");
+    let dir = std::env::temp_dir().join(format!("portcullis-it-registry-{}", std::process::id()));
+    let plain_port = free_port_pair();
+    let mut tls_port = free_port_pair();
+    while tls_port.abs_diff(plain_port) < 2 {
+        tls_port = free_port_pair();
+    }
+    let run = |command: &str| {
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(command)
+            .arg(&dir)
+            .env("PLAIN_PORT", plain_port.to_string())
+            .env("TLS_PORT", tls_port.to_string())
+            .status()
+            .expect("run-registry.sh runs (bash present)");
+        assert!(status.success(), "run-registry.sh {command} failed: is docker-registry installed? (.ci/run installs it)");
+    };
+    // The watchdog outlives nothing: it waits for this test process to end,
+    // then stops exactly the registries the script recorded in `dir`.
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; PLAIN_PORT={plain_port} TLS_PORT={tls_port} bash '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display(),
+    );
+    run("start");
+    std::process::Command::new("setsid")
+        .args(["bash", "-c", &watchdog])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start registry watchdog");
+    run("push");
+    Registry {
+        plain: format!("127.0.0.1:{plain_port}"),
+        tls: format!("127.0.0.1:{tls_port}"),
+        user: "peers".into(),
+        password: "peers-pass".into(),
+        ca_file: dir.join("tls/cert.pem"),
+    }
+}
