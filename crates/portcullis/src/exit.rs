@@ -31,7 +31,10 @@ pub struct Failure {
 impl Failure {
     /// An error of the given exit code.
     pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
-        Self { code, error: error.into() }
+        Self {
+            code,
+            error: error.into(),
+        }
     }
 
     /// Prints the error with its causes on stderr and returns the exit code.

@@ -5,6 +5,8 @@
 
 mod cmd;
 mod exit;
+mod output;
+mod pipeline;
 
 use clap::{Parser, Subcommand};
 
