@@ -13,7 +13,11 @@ pub fn shared() -> PathBuf {
     let dir = std::env::var_os("PORTCULLIS_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../../../shared"));
-    assert!(dir.join("fixtures").is_dir(), "shared fixtures not found at {}", dir.display());
+    assert!(
+        dir.join("fixtures").is_dir(),
+        "shared fixtures not found at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -24,7 +28,10 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// A scratch directory for one test.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("portcullis-it-").tempdir().expect("temp dir")
+    tempfile::Builder::new()
+        .prefix("portcullis-it-")
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Real registries on loopback (Debian's `docker-registry`, started by
@@ -75,7 +82,10 @@ fn start_registry() -> Registry {
             .env("TLS_PORT", tls_port.to_string())
             .status()
             .expect("run-registry.sh runs (bash present)");
-        assert!(status.success(), "run-registry.sh {command} failed: is docker-registry installed? (.ci/run installs it)");
+        assert!(
+            status.success(),
+            "run-registry.sh {command} failed: is docker-registry installed? (.ci/run installs it)"
+        );
     };
     // The watchdog outlives nothing: it waits for this test process to end,
     // then stops exactly the registries the script recorded in `dir`.

@@ -33,7 +33,11 @@ fn os_packages(sbom: &serde_json::Value) -> BTreeSet<String> {
                 "Debian" | "Ubuntu" | "Alpine" | "Wolfi" => Some(format!("{name}={version}")),
                 "Rpm" => {
                     let arch = p["arch"].as_str().unwrap_or("noarch");
-                    let evr = if version.contains(':') { version.to_string() } else { format!("0:{version}") };
+                    let evr = if version.contains(':') {
+                        version.to_string()
+                    } else {
+                        format!("0:{version}")
+                    };
                     Some(format!("{name}={evr}.{arch}"))
                 }
                 _ => None,
@@ -68,7 +72,10 @@ fn assert_ground_truth(image: &str, sbom: &serde_json::Value) {
     let got = os_packages(sbom);
     let missing: Vec<_> = expected.difference(&got).collect();
     let extra: Vec<_> = got.difference(&expected).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{image}: missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{image}: missing {missing:?}, extra {extra:?}"
+    );
 }
 
 #[test]
@@ -106,13 +113,21 @@ fn packages_carry_layer_path_source_and_purl() {
     // libssl3 is built from the openssl source package (installed in layer 2).
     let libssl = find("libssl3");
     assert_eq!(libssl["source_name"], "openssl");
-    assert!(libssl["location"]["layer"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        libssl["location"]["layer"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     assert_eq!(libssl["location"]["path"], "/var/lib/dpkg/status");
     let purl = libssl["purl"].as_str().unwrap();
     assert!(purl.starts_with("pkg:deb/debian/libssl3@"), "{purl}");
     assert!(purl.contains("arch=amd64"), "{purl}");
     // bash was installed in the base layer, libssl3 later: different layers.
-    assert_ne!(find("bash")["location"]["layer"], libssl["location"]["layer"]);
+    assert_ne!(
+        find("bash")["location"]["layer"],
+        libssl["location"]["layer"]
+    );
 }
 
 #[test]
@@ -126,7 +141,10 @@ fn docker_archive_matches_ground_truth() {
             .status()
             .expect("skopeo runs (.ci/run installs it)");
         assert!(status.success(), "skopeo copy {image}");
-        let sbom = sbom_json(&[&format!("docker-archive:{}", archive.display())], &dir.path().join("cache"));
+        let sbom = sbom_json(
+            &[&format!("docker-archive:{}", archive.display())],
+            &dir.path().join("cache"),
+        );
         assert_ground_truth(image, &sbom);
     }
 }
@@ -150,7 +168,15 @@ fn registry_tls_with_basic_auth_matches_ground_truth() {
         let reference = format!("{}/test/{image}:latest", registry.tls);
         let ca = registry.ca_file.display().to_string();
         let sbom = sbom_json(
-            &[&reference, "--ca-file", &ca, "--username", &registry.user, "--password", &registry.password],
+            &[
+                &reference,
+                "--ca-file",
+                &ca,
+                "--username",
+                &registry.user,
+                "--password",
+                &registry.password,
+            ],
             cache.path(),
         );
         assert_ground_truth(image, &sbom);
@@ -170,9 +196,17 @@ fn registry_tls_without_credentials_is_refused_clearly() {
         .env("DOCKER_CONFIG", cache.path())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&registry.tls), "names the registry: {stderr}");
+    assert!(
+        stderr.contains(&registry.tls),
+        "names the registry: {stderr}"
+    );
 }
 
 fn cyclonedx_validator() -> jsonschema::Validator {
@@ -181,14 +215,22 @@ fn cyclonedx_validator() -> jsonschema::Validator {
         serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
     };
     let resources = [
-        ("http://cyclonedx.org/schema/spdx.schema.json", load("spdx.SNAPSHOT.schema.json")),
-        ("http://cyclonedx.org/schema/jsf-0.82.schema.json", load("jsf-0.82.SNAPSHOT.schema.json")),
+        (
+            "http://cyclonedx.org/schema/spdx.schema.json",
+            load("spdx.SNAPSHOT.schema.json"),
+        ),
+        (
+            "http://cyclonedx.org/schema/jsf-0.82.schema.json",
+            load("jsf-0.82.SNAPSHOT.schema.json"),
+        ),
     ];
     let mut options = jsonschema::options();
     for (uri, schema) in resources {
         options = options.with_resource(uri, jsonschema::Resource::from_contents(schema));
     }
-    options.build(&load("bom-1.6.SNAPSHOT.schema.json")).expect("CycloneDX schema compiles")
+    options
+        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
+        .expect("CycloneDX schema compiles")
 }
 
 #[test]
@@ -197,17 +239,39 @@ fn cyclonedx_is_valid_against_the_official_schema() {
     let validator = cyclonedx_validator();
     for image in IMAGES {
         let output = portcullis()
-            .args(["sbom", &oci_ref(image), "--format", "cyclonedx", "--quiet", "--cache-dir"])
+            .args([
+                "sbom",
+                &oci_ref(image),
+                "--format",
+                "cyclonedx",
+                "--quiet",
+                "--cache-dir",
+            ])
             .arg(cache.path())
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let bom: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&bom).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&bom)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
         assert!(errors.is_empty(), "{image}: {errors:#?}");
         assert_eq!(bom["specVersion"], "1.6");
-        let libraries = bom["components"].as_array().unwrap().iter().filter(|c| c["type"] == "library").count();
-        assert!(libraries >= ground_truth(image).len(), "{image}: {libraries} components");
+        let libraries = bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == "library")
+            .count();
+        assert!(
+            libraries >= ground_truth(image).len(),
+            "{image}: {libraries} components"
+        );
     }
 }
 
@@ -216,7 +280,14 @@ fn spdx_is_valid_per_spdx_tools() {
     let cache = tempdir();
     let out = cache.path().join("debian12-full.spdx.json");
     portcullis()
-        .args(["sbom", &oci_ref("debian12-full"), "--format", "spdx", "--quiet", "--output"])
+        .args([
+            "sbom",
+            &oci_ref("debian12-full"),
+            "--format",
+            "spdx",
+            "--quiet",
+            "--output",
+        ])
         .arg(&out)
         .arg("--cache-dir")
         .arg(cache.path())
@@ -248,11 +319,21 @@ fn table_lists_packages() {
         .unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.starts_with("OS: Debian GNU/Linux 12 (bookworm)\n88 packages\n"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("bash ") && l.contains("5.2.15-2+b13")));
+    assert!(
+        stdout.starts_with("OS: Debian GNU/Linux 12 (bookworm)\n88 packages\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("bash ") && l.contains("5.2.15-2+b13"))
+    );
 }
 
 #[test]
 fn unknown_image_form_is_unusable_input() {
-    portcullis().args(["sbom", "oci:/nonexistent/layout:tag", "--quiet"]).assert().code(2);
+    portcullis()
+        .args(["sbom", "oci:/nonexistent/layout:tag", "--quiet"])
+        .assert()
+        .code(2);
 }
