@@ -7,4 +7,7 @@
 //! atomically ([`db`]), and compared with exact, per-ecosystem version
 //! ordering ([`version`]).
 
+pub mod ingest;
+pub mod model;
+pub mod severity;
 pub mod version;
