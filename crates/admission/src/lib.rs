@@ -14,6 +14,7 @@
 //! - [`metrics`]: Prometheus text exposition.
 
 pub mod certs;
+pub mod decide;
 pub mod manifests;
 pub mod metrics;
 pub mod review;
