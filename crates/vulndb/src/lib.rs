@@ -7,7 +7,9 @@
 //! atomically ([`db`]), and compared with exact, per-ecosystem version
 //! ordering ([`version`]).
 
+pub mod db;
 pub mod ingest;
 pub mod model;
 pub mod severity;
+pub mod update;
 pub mod version;
