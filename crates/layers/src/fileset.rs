@@ -93,7 +93,12 @@ mod tests {
     use super::*;
 
     fn file(path: &str) -> File {
-        File { path: path.into(), layer: None, mode: 0o644, data: Arc::from(&b"x"[..]) }
+        File {
+            path: path.into(),
+            layer: None,
+            mode: 0o644,
+            data: Arc::from(&b"x"[..]),
+        }
     }
 
     #[test]

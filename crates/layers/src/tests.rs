@@ -1,0 +1,451 @@
+//! Unit tests: layers built in the test with the `tar` crate, hostile ones
+//! with raw header bytes (the `tar` builder itself refuses to write them).
+
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression as Level;
+use flate2::write::GzEncoder;
+use portcullis_source::{Digest, ImageRef, SourceOptions};
+
+use super::*;
+
+/// Wants dpkg's status file, os-release and everything under /want.
+struct TestFilter;
+
+impl PathFilter for TestFilter {
+    fn wants(&self, path: &str) -> bool {
+        path == "/var/lib/dpkg/status" || path == "/etc/os-release" || path.starts_with("/want/")
+    }
+    fn cache_key(&self) -> &str {
+        "test-filter-v1"
+    }
+}
+
+enum Item<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+}
+
+/// A header whose name and link name are written as raw bytes, unchecked.
+fn raw_header(kind: tar::EntryType, name: &str, link: &str, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_old();
+    {
+        let old = header.as_old_mut();
+        let n = name.len().min(old.name.len());
+        old.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let l = link.len().min(old.linkname.len());
+        old.linkname[..l].copy_from_slice(&link.as_bytes()[..l]);
+    }
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_cksum();
+    header
+}
+
+fn tar_of(items: &[Item<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for item in items {
+        let result = match item {
+            Item::File(name, data) => builder.append(
+                &raw_header(tar::EntryType::Regular, name, "", data.len() as u64),
+                *data,
+            ),
+            Item::Dir(name) => {
+                builder.append(&raw_header(tar::EntryType::Directory, name, "", 0), &[][..])
+            }
+            Item::Symlink(name, target) => builder.append(
+                &raw_header(tar::EntryType::Symlink, name, target, 0),
+                &[][..],
+            ),
+            Item::Hardlink(name, target) => {
+                builder.append(&raw_header(tar::EntryType::Link, name, target, 0), &[][..])
+            }
+        };
+        assert!(result.is_ok());
+    }
+    builder.into_inner().unwrap_or_default()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Level::fast());
+    assert!(encoder.write_all(data).is_ok());
+    encoder.finish().unwrap_or_default()
+}
+
+fn scan(
+    blob: &[u8],
+    compression: Compression,
+    limits: &LayerLimits,
+) -> Result<LayerExtract, LayersError> {
+    scan_layer(
+        blob,
+        compression,
+        &TestFilter,
+        limits,
+        "test-image",
+        "sha256:test",
+    )
+}
+
+fn data(extract: &LayerExtract, path: &str) -> Option<Vec<u8>> {
+    extract.files.get(path).map(|f| f.data.to_vec())
+}
+
+#[test]
+fn keeps_only_wanted_files_of_every_compression() {
+    let tar = tar_of(&[
+        Item::Dir("var/lib/dpkg/"),
+        Item::File("./var/lib/dpkg/status", b"Package: base-files\n"),
+        Item::File("usr/bin/ls", b"ELF..."),
+        Item::File("want/a", b"a"),
+    ]);
+    let zstd = zstd::encode_all(&tar[..], 3).unwrap_or_default();
+    for (blob, declared) in [
+        (tar.clone(), Compression::None),
+        (gzip(&tar), Compression::Gzip),
+        (zstd, Compression::Zstd),
+        (gzip(&tar), Compression::Unknown),
+    ] {
+        let extract = scan(&blob, declared, &LayerLimits::default());
+        let extract = extract.unwrap_or_else(|e| panic!("{declared:?}: {e}"));
+        assert_eq!(
+            data(&extract, "/var/lib/dpkg/status").as_deref(),
+            Some(&b"Package: base-files\n"[..])
+        );
+        assert_eq!(data(&extract, "/want/a").as_deref(), Some(&b"a"[..]));
+        assert_eq!(extract.files.len(), 2, "{declared:?}");
+    }
+}
+
+#[test]
+fn media_type_and_magic_must_agree() {
+    let tar = tar_of(&[Item::File("want/a", b"a")]);
+    let err = scan(&tar, Compression::Gzip, &LayerLimits::default());
+    assert!(
+        matches!(err, Err(LayersError::Corrupt { ref reason, .. }) if reason.contains("declares")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn whiteouts_and_opaque_dirs_apply_to_lower_layers_only() {
+    let lower = scan(
+        &tar_of(&[
+            Item::File("want/keep", b"1"),
+            Item::File("want/gone", b"2"),
+            Item::File("want/dir/x", b"3"),
+            Item::File("want/opaque/old", b"4"),
+            Item::Symlink("want/link", "keep"),
+        ]),
+        Compression::None,
+        &LayerLimits::default(),
+    );
+    let upper = scan(
+        &tar_of(&[
+            Item::File("want/.wh.gone", b""),
+            Item::File("want/.wh.dir", b""),
+            Item::File("want/opaque/.wh..wh..opq", b""),
+            Item::File("want/opaque/new", b"5"),
+            Item::File("want/.wh.link", b""),
+        ]),
+        Compression::None,
+        &LayerLimits::default(),
+    );
+    let (Ok(lower), Ok(upper)) = (lower, upper) else {
+        panic!("scan failed")
+    };
+    assert_eq!(upper.whiteouts, ["/want/gone", "/want/dir", "/want/link"]);
+    assert_eq!(upper.opaque_dirs, ["/want/opaque"]);
+    let mut merged = Merged::default();
+    merged.apply(Some("sha256:lower"), &lower);
+    merged.apply(Some("sha256:upper"), &upper);
+    let paths: Vec<&str> = merged.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["/want/keep", "/want/opaque/new"]);
+    assert_eq!(
+        merged
+            .files
+            .get("/want/keep")
+            .and_then(|f| f.layer.as_deref()),
+        Some("sha256:lower")
+    );
+    assert_eq!(
+        merged
+            .files
+            .get("/want/opaque/new")
+            .and_then(|f| f.layer.as_deref()),
+        Some("sha256:upper")
+    );
+    assert!(merged.symlinks.is_empty());
+}
+
+#[test]
+fn symlinks_and_hardlinks_resolve_inside_the_tree() {
+    let extract = scan(
+        &tar_of(&[
+            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Item::File("usr/lib/os-release", b"ID=debian\n"),
+            Item::File("want/original", b"same inode"),
+            Item::Hardlink("want/linked", "want/original"),
+            Item::File("usr/lib/unwanted", b"u"),
+            Item::Hardlink("want/to-unwanted", "usr/lib/unwanted"),
+        ]),
+        Compression::None,
+        &LayerLimits::default(),
+    );
+    let Ok(extract) = extract else {
+        panic!("{extract:?}")
+    };
+    assert_eq!(
+        data(&extract, "/want/linked").as_deref(),
+        Some(&b"same inode"[..])
+    );
+    assert_eq!(
+        extract
+            .symlinks
+            .get("/want/to-unwanted")
+            .map(String::as_str),
+        Some("/usr/lib/unwanted")
+    );
+    let mut merged = Merged::default();
+    merged.apply(None, &extract);
+    let missing = merged.materialise_links(&TestFilter);
+    // The symlink came first in the stream, so its target was kept on the way.
+    let expected: BTreeSet<String> = ["/usr/lib/unwanted"].map(String::from).into();
+    assert_eq!(missing, expected);
+    assert_eq!(
+        merged.files.get("/etc/os-release").map(|f| f.data.to_vec()),
+        Some(b"ID=debian\n".to_vec())
+    );
+    let files = merged.into_wanted(&TestFilter);
+    assert!(files.get("/usr/lib/os-release").is_none());
+    assert!(files.get("/etc/os-release").is_some());
+}
+
+fn assert_hostile(items: &[Item<'_>], entry: &str) {
+    let err = scan(
+        &gzip(&tar_of(items)),
+        Compression::Gzip,
+        &LayerLimits::default(),
+    );
+    match err {
+        Err(LayersError::Hostile {
+            image,
+            layer,
+            entry: got,
+            ..
+        }) => {
+            assert_eq!(
+                (image.as_str(), layer.as_str(), got.as_str()),
+                ("test-image", "sha256:test", entry)
+            );
+        }
+        other => panic!("{entry}: expected a hostile-entry error, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_entries_are_refused_by_name() {
+    assert_hostile(&[Item::File("../../etc/passwd", b"x")], "../../etc/passwd");
+    assert_hostile(&[Item::File("a/../../b", b"x")], "a/../../b");
+    assert_hostile(&[Item::File("/etc/shadow", b"x")], "/etc/shadow");
+    assert_hostile(
+        &[Item::Symlink("etc/evil", "../../../../etc/passwd")],
+        "etc/evil",
+    );
+    assert_hostile(&[Item::Hardlink("want/evil", "../etc/passwd")], "want/evil");
+    assert_hostile(&[Item::Hardlink("want/evil", "/etc/passwd")], "want/evil");
+    assert_hostile(&[Item::File("want/.wh..", b"")], "want/.wh..");
+}
+
+#[test]
+fn truncated_gzip_is_refused() {
+    let blob = gzip(&tar_of(&[Item::File("want/a", &[7u8; 100_000])]));
+    let truncated = &blob[..blob.len() / 2];
+    let err = scan(truncated, Compression::Gzip, &LayerLimits::default());
+    assert!(
+        matches!(err, Err(LayersError::Corrupt { ref reason, .. }) if reason.contains("truncated")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn decompression_bombs_are_refused() {
+    let zeros = vec![0u8; 8 << 20];
+    let tar = tar_of(&[Item::File("usr/share/bomb", &zeros)]);
+    let blob = gzip(&tar);
+    let ratio = LayerLimits {
+        ratio_floor: 1 << 20,
+        max_ratio: 100,
+        ..LayerLimits::default()
+    };
+    assert!(matches!(
+        scan(&blob, Compression::Gzip, &ratio),
+        Err(LayersError::Bomb { .. })
+    ));
+    let total = LayerLimits {
+        max_layer_bytes: 4 << 20,
+        ..LayerLimits::default()
+    };
+    assert!(matches!(
+        scan(&blob, Compression::Gzip, &total),
+        Err(LayersError::Bomb { .. })
+    ));
+    assert!(scan(&blob, Compression::Gzip, &LayerLimits::default()).is_ok());
+}
+
+#[test]
+fn oversized_kept_files_are_refused() {
+    let tar = tar_of(&[Item::File("want/big", &[1u8; 4096])]);
+    let limits = LayerLimits {
+        max_file_bytes: 1024,
+        ..LayerLimits::default()
+    };
+    let err = scan(&tar, Compression::None, &limits);
+    assert!(
+        matches!(
+            err,
+            Err(LayersError::FileTooLarge {
+                size: 4096,
+                limit: 1024,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_blob_that_does_not_match_its_digest_is_refused() {
+    let blob = gzip(&tar_of(&[Item::File("want/a", b"a")]));
+    let wrong = Digest::of(b"another blob");
+    let reader = portcullis_source::VerifiedReader::new(&blob[..], "img", wrong, None);
+    let err = scan_layer(
+        reader,
+        Compression::Gzip,
+        &TestFilter,
+        &LayerLimits::default(),
+        "img",
+        "l",
+    );
+    assert!(
+        matches!(
+            err,
+            Err(LayersError::Blob(
+                portcullis_source::BlobError::DigestMismatch { .. }
+            ))
+        ),
+        "{err:?}"
+    );
+}
+
+/// Writes a one-image OCI layout of gzip layers; returns its reference.
+fn write_layout(dir: &Path, layers: &[Vec<u8>]) -> ImageRef {
+    let blobs = dir.join("blobs").join("sha256");
+    assert!(std::fs::create_dir_all(&blobs).is_ok());
+    let put = |bytes: &[u8]| {
+        let digest = Digest::of(bytes);
+        assert!(std::fs::write(blobs.join(digest.hex()), bytes).is_ok());
+        digest
+    };
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for tar in layers {
+        let blob = gzip(tar);
+        let digest = put(&blob);
+        diff_ids.push(Digest::of(tar).to_string());
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": digest.to_string(), "size": blob.len()}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "os": "linux", "architecture": "amd64", "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
+    .unwrap_or_default();
+    let config_digest = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest.to_string(), "size": config.len()},
+        "layers": descriptors}))
+    .unwrap_or_default();
+    let manifest_digest = put(&manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest_digest.to_string(), "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    assert!(std::fs::write(dir.join("index.json"), index.to_string()).is_ok());
+    ImageRef::OciLayout {
+        dir: dir.to_owned(),
+        tag: Some("t".into()),
+    }
+}
+
+#[test]
+fn symlink_targets_the_filter_did_not_ask_for_are_fetched_in_a_second_pass() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = tar_of(&[
+        Item::File("usr/lib/os-release", b"ID=debian\n"),
+        Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+    ]);
+    let top = tar_of(&[Item::File("want/x", b"x")]);
+    let reference = write_layout(temp.path(), &[base, top]);
+    let opened = portcullis_source::open(&reference, &SourceOptions::default());
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let cache = temp.path().join("cache");
+    let options = LayerOptions {
+        cache_dir: Some(cache.clone()),
+        ..LayerOptions::default()
+    };
+    for run in ["cold", "warm"] {
+        let files =
+            collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
+        let os_release = files.get("/etc/os-release").map(|f| f.data.to_vec());
+        assert_eq!(os_release.as_deref(), Some(&b"ID=debian\n"[..]), "{run}");
+        // The target itself was not wanted, so it is not handed out.
+        assert!(files.get("/usr/lib/os-release").is_none(), "{run}");
+        assert_eq!(files.len(), 2, "{run}");
+    }
+    let cached = std::fs::read_dir(cache.join("layers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(cached, 4, "two layers × (filter, second-pass filter)");
+}
+
+#[test]
+fn rootfs_walk_never_leaves_the_root() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = temp.path().join("root");
+    let outside = temp.path().join("secret");
+    for dir in ["etc", "usr/lib", "want", "var/lib/dpkg"] {
+        assert!(std::fs::create_dir_all(root.join(dir)).is_ok());
+    }
+    assert!(std::fs::write(&outside, b"outside").is_ok());
+    assert!(std::fs::write(root.join("usr/lib/os-release"), b"ID=debian\n").is_ok());
+    assert!(
+        std::os::unix::fs::symlink("../usr/lib/os-release", root.join("etc/os-release")).is_ok()
+    );
+    assert!(std::fs::write(root.join("var/lib/dpkg/status"), b"Package: x\n").is_ok());
+    // An absolute symlink means the root's /secret, which does not exist.
+    assert!(std::os::unix::fs::symlink(&outside, root.join("want/abs")).is_ok());
+    assert!(std::os::unix::fs::symlink("../../secret", root.join("want/rel")).is_ok());
+    let opened = portcullis_source::open(
+        &ImageRef::Rootfs { dir: root.clone() },
+        &SourceOptions::default(),
+    );
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let files =
+        collect(&opened, &TestFilter, &LayerOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(got, ["/etc/os-release", "/var/lib/dpkg/status"]);
+    assert_eq!(
+        files.get("/etc/os-release").map(|f| f.data.to_vec()),
+        Some(b"ID=debian\n".to_vec())
+    );
+}
