@@ -567,23 +567,31 @@ pub(crate) fn evaluate(
             let pod_user = pod.and_then(|s| s.run_as_user);
             for (_, c, path) in each().filter(|(key, ..)| *key != "ephemeralContainers") {
                 let sc = c.security_context.as_ref();
+                let own_user = sc.and_then(|s| s.run_as_user);
                 let non_root = sc.and_then(|s| s.run_as_non_root).or(pod_non_root);
-                let user = sc.and_then(|s| s.run_as_user).or(pod_user);
-                if user == Some(0) {
-                    push(
+                // Point at the field the value comes from: the container's
+                // own, or the pod's that it inherits.
+                let user_path = if own_user.is_some() {
+                    path.keys("securityContext.runAsUser")
+                } else {
+                    spec_path.keys("securityContext.runAsUser")
+                };
+                match own_user.or(pod_user) {
+                    Some(0) => push(
                         Some(c),
-                        path.keys("securityContext.runAsUser"),
+                        user_path,
                         format!("container {:?} runs as user 0 (root)", c.name),
-                    );
-                } else if non_root != Some(true) && user.is_none() {
-                    push(
+                    ),
+                    Some(_) => {}
+                    None if non_root != Some(true) => push(
                         Some(c),
                         path.keys("securityContext.runAsNonRoot"),
                         format!(
                             "container {:?} may run as root: set runAsNonRoot=true or a non-zero runAsUser",
                             c.name
                         ),
-                    );
+                    ),
+                    None => {}
                 }
             }
         }
