@@ -6,6 +6,7 @@
 //! with them (`sbom` for inventories, and one module per other gate).
 
 pub mod cyclonedx;
+pub mod findings;
 pub mod sarif;
 pub mod sbom;
 pub mod spdx;
