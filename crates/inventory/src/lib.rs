@@ -1,11 +1,39 @@
 //! Inventory: turns the files of an image into packages.
 //!
 //! Third stage of the pipeline (source → layers → **inventory** → vulndb → …).
-//! Analyzers ask for paths with [`wants`]; the `layers` stage keeps only those
-//! files and hands them back as a [`portcullis_layers::FileSet`]; [`analyze`]
-//! turns them into an [`Inventory`]: the detected distribution and every package
-//! with its ecosystem, exact version, source package, purl and location.
+//! [`Analyzers`] is the [`PathFilter`](portcullis_layers::PathFilter) that
+//! tells the `layers` stage which files to keep; [`analyze`] turns the kept
+//! [`FileSet`](portcullis_layers::FileSet) into an [`Inventory`]: the detected
+//! distribution and every package with its ecosystem, exact version,
+//! architecture, source package, licences, purl and location (layer and path).
+//!
+//! Analyzers:
+//! - OS release: `/etc/os-release`, `/usr/lib/os-release`, then
+//!   `/etc/debian_version`, `/etc/alpine-release`, `/etc/redhat-release`…
+//! - [`dpkg`](crate::dpkg): `/var/lib/dpkg/status`, distroless `status.d/`, licences from
+//!   `/usr/share/doc/<package>/copyright`.
+//! - [`apk`](crate::apk): `/lib/apk/db/installed`.
+//! - [`rpm`](crate::rpm): sqlite, Berkeley DB and ndb databases, read by hand.
+//! - Language ecosystems (installed state): Python, npm, RubyGems, Composer.
+//!
+//! A corrupt OS package database fails the whole inventory
+//! ([`InventoryError`]); an unreadable language manifest becomes a
+//! [`Warning`] and the rest goes on.
 
+mod analyze;
+pub mod apk;
+pub mod dpkg;
+mod error;
+mod filter;
+mod lang;
+mod os_release;
 mod package;
+mod purl;
+pub mod rpm;
 
+pub use analyze::{Analysis, analyze};
+pub use error::{InventoryError, ParseError, Warning};
+pub use filter::{Analyzers, wants};
+pub use lang::{gemspec_fields, python_metadata};
+pub use os_release::parse_os_release;
 pub use package::{Distro, Ecosystem, Inventory, Location, Package};

@@ -53,7 +53,11 @@ impl Ecosystem {
     pub fn is_os(self) -> bool {
         matches!(
             self,
-            Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Wolfi | Ecosystem::Rpm
+            Ecosystem::Debian
+                | Ecosystem::Ubuntu
+                | Ecosystem::Alpine
+                | Ecosystem::Wolfi
+                | Ecosystem::Rpm
         )
     }
 }
