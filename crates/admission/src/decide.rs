@@ -55,8 +55,8 @@ pub struct MutateSettings {
 pub struct AdmissionSettings {
     /// Checks for namespaces without a level of their own.
     pub check: CheckSettings,
-    /// Pod security level per namespace, from the policy.
-    pub namespace_levels: BTreeMap<String, PodSecurity>,
+    /// Checks for namespaces the policy gives their own level or rules.
+    pub namespace_checks: BTreeMap<String, CheckSettings>,
     /// Namespaces whose requests are allowed unjudged.
     pub exempt_namespaces: BTreeSet<String>,
     /// Violations at or above this severity deny; lower ones only warn.
@@ -73,12 +73,45 @@ impl Default for AdmissionSettings {
     fn default() -> Self {
         Self {
             check: CheckSettings::default(),
-            namespace_levels: BTreeMap::new(),
+            namespace_checks: BTreeMap::new(),
             exempt_namespaces: BTreeSet::new(),
             deny_at: Severity::Low,
             on_scan_timeout: OnScanTimeout::Deny,
             scan_budget: Duration::from_secs(7),
             mutate: MutateSettings::default(),
+        }
+    }
+}
+
+impl AdmissionSettings {
+    /// The settings a policy file gives the webhook: the same check settings
+    /// `portcullis check` uses (per namespace where the policy says so), its
+    /// exemptions, scan budget and timeout choice, and mutations. The scan
+    /// budget is capped at `max_budget` so an answer always reaches the API
+    /// server before its webhook timeout.
+    pub fn from_policy(policy: &portcullis_policy::Policy, max_budget: Duration) -> Self {
+        let mut namespace_checks = BTreeMap::new();
+        for namespace in policy.admission.namespaces.keys() {
+            if let portcullis_policy::NamespaceDecision::Check(check) =
+                policy.check_settings_for_namespace(namespace)
+            {
+                namespace_checks.insert(namespace.clone(), check);
+            }
+        }
+        Self {
+            check: policy.check_settings(),
+            namespace_checks,
+            exempt_namespaces: policy.admission.exempt_namespaces.iter().cloned().collect(),
+            deny_at: Severity::Low,
+            on_scan_timeout: match policy.admission.on_scan_timeout {
+                portcullis_policy::OnScanTimeout::Deny => OnScanTimeout::Deny,
+                portcullis_policy::OnScanTimeout::Warn => OnScanTimeout::Warn,
+            },
+            scan_budget: policy.admission.scan_timeout.min(max_budget),
+            mutate: MutateSettings {
+                pin_digests: policy.admission.mutate.pin_digests,
+                default_seccomp: policy.admission.mutate.default_seccomp,
+            },
         }
     }
 }
@@ -193,13 +226,9 @@ impl Admission {
     ) -> Self {
         let default_check = Arc::new(settings.check.clone());
         let per_namespace = settings
-            .namespace_levels
+            .namespace_checks
             .iter()
-            .map(|(ns, level)| {
-                let mut check = settings.check.clone();
-                check.pod_security = *level;
-                (ns.clone(), Arc::new(check))
-            })
+            .map(|(ns, check)| (ns.clone(), Arc::new(check.clone())))
             .collect();
         Self {
             settings,

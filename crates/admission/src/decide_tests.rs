@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_kube::{CheckSettings, PodSecurity, RegistryAllowList, Rule, RuleSetting};
+use portcullis_kube::PodSecurity;
 use serde_json::Value;
 
 use super::*;
@@ -47,35 +47,38 @@ fn gatekeeper_as_v1(rel: &str) -> Vec<u8> {
 }
 
 /// Baseline everywhere, no hardening rules; `customer-1` is held to restricted.
-fn baseline_policy() -> AdmissionSettings {
-    let mut settings = AdmissionSettings {
-        check: CheckSettings {
-            pod_security: "baseline:latest".parse().expect("level"),
-            rules: Vec::new(),
-            registries: RegistryAllowList::default(),
-        },
-        ..AdmissionSettings::default()
-    };
-    settings.namespace_levels.insert(
-        "customer-1".into(),
-        "restricted:latest".parse().expect("level"),
-    );
-    settings
-}
+const BASELINE_POLICY: &str = "apiVersion: portcullis.dev/v1
+kind: Policy
+workloads:
+  podSecurity: baseline:latest
+  rules: []
+admission:
+  namespaces:
+    customer-1:
+      podSecurity: restricted:latest
+";
 
 /// Baseline plus a registry allow-list and no `latest` tags.
+const REGISTRY_POLICY: &str = "apiVersion: portcullis.dev/v1
+kind: Policy
+registries:
+  allow: [\"ghcr.io/kubewarden/*\"]
+workloads:
+  podSecurity: baseline:latest
+  rules: [no-latest-tag]
+";
+
+fn settings(policy: &str) -> AdmissionSettings {
+    let policy = portcullis_policy::Policy::from_yaml(policy, "policy.yaml").expect("valid policy");
+    AdmissionSettings::from_policy(&policy, Duration::from_secs(8))
+}
+
+fn baseline_policy() -> AdmissionSettings {
+    settings(BASELINE_POLICY)
+}
+
 fn registry_policy() -> AdmissionSettings {
-    AdmissionSettings {
-        check: CheckSettings {
-            pod_security: "baseline:latest".parse().expect("level"),
-            rules: vec![
-                RuleSetting::from(Rule::AllowedRegistries),
-                RuleSetting::from(Rule::NoLatestTag),
-            ],
-            registries: RegistryAllowList::new(&["ghcr.io/kubewarden/*"]).expect("patterns"),
-        },
-        ..AdmissionSettings::default()
-    }
+    settings(REGISTRY_POLICY)
 }
 
 async fn decide(admission: &Admission, endpoint: Endpoint, body: &[u8]) -> AdmissionResponse {
@@ -769,5 +772,37 @@ async fn dry_run_is_judged_like_the_real_request() {
     assert_eq!(
         real.status.map(|s| s.message),
         dry.status.map(|s| s.message)
+    );
+}
+
+#[test]
+fn policy_admission_section_reaches_the_settings() {
+    let settings = settings(
+        "apiVersion: portcullis.dev/v1
+kind: Policy
+admission:
+  exemptNamespaces: [monitoring]
+  scanTimeout: 30s
+  onScanTimeout: warn
+  mutate: {pinDigests: true, defaultSeccomp: true}
+  namespaces:
+    legacy:
+      podSecurity: privileged
+",
+    );
+    assert!(settings.exempt_namespaces.contains("monitoring"));
+    assert_eq!(settings.on_scan_timeout, OnScanTimeout::Warn);
+    assert_eq!(
+        settings.scan_budget,
+        Duration::from_secs(8),
+        "capped below the webhook timeout"
+    );
+    assert!(settings.mutate.pin_digests && settings.mutate.default_seccomp);
+    assert_eq!(
+        settings
+            .namespace_checks
+            .get("legacy")
+            .map(|c| c.pod_security.to_string()),
+        Some("privileged:latest".to_owned())
     );
 }

@@ -19,6 +19,26 @@ pub enum ManifestError {
     Yaml(String),
 }
 
+/// What the API server does when the webhook cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Reject the request (fail closed; the default).
+    #[default]
+    Fail,
+    /// Admit the request unjudged (fail open; only if the policy says so).
+    Ignore,
+}
+
+impl FailurePolicy {
+    /// The value as the webhook configuration spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "Fail",
+            Self::Ignore => "Ignore",
+        }
+    }
+}
+
 /// What the manifests are made for.
 #[derive(Debug, Clone)]
 pub struct ManifestOptions {
@@ -40,6 +60,8 @@ pub struct ManifestOptions {
     pub exempt_namespaces: Vec<String>,
     /// `timeoutSeconds` of the webhooks (1 to 30).
     pub timeout_seconds: u32,
+    /// `failurePolicy` of the webhooks.
+    pub failure_policy: FailurePolicy,
 }
 
 impl ManifestOptions {
@@ -56,6 +78,7 @@ impl ManifestOptions {
             policy_text: None,
             exempt_namespaces: Vec::new(),
             timeout_seconds: 10,
+            failure_policy: FailurePolicy::Fail,
         }
     }
 }
@@ -309,7 +332,7 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                 "caBundle": b64.encode(&options.ca_bundle_pem)
             },
             "rules": rules,
-            "failurePolicy": "Fail",
+            "failurePolicy": options.failure_policy.as_str(),
             "matchPolicy": "Equivalent",
             "sideEffects": "None",
             "timeoutSeconds": options.timeout_seconds,

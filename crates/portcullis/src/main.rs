@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The Kubernetes admission webhook: serve it, print its manifests, make its certificates.
+    Admission(cmd::admission::Args),
     /// List the packages of an image (table, JSON, CycloneDX 1.6, SPDX 2.3).
     Sbom(cmd::sbom::Args),
 }
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit::init_logging();
     let result = match cli.command {
+        Command::Admission(args) => cmd::admission::run(args),
         Command::Sbom(args) => cmd::sbom::run(args),
     };
     match result {

@@ -1,0 +1,311 @@
+//! `portcullis admission serve|manifests|certs`: the Kubernetes admission
+//! webhook and what a cluster needs to run it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use portcullis_admission::certs;
+use portcullis_admission::decide::{Admission, AdmissionSettings};
+use portcullis_admission::manifests::{self, ManifestOptions};
+use portcullis_admission::metrics::Metrics;
+use portcullis_admission::server::{Server, ServerSettings, shutdown_signal};
+use portcullis_policy::Policy;
+
+use crate::exit::{self, Failure};
+
+/// Arguments of `portcullis admission`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: AdmissionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdmissionCommand {
+    /// Serve the validating (/validate) and mutating (/mutate) webhook over HTTPS.
+    Serve(ServeArgs),
+    /// Print the Kubernetes objects that run the webhook (YAML, for kubectl apply).
+    Manifests(ManifestsArgs),
+    /// Write a CA (ca.crt) and a serving certificate and key (tls.crt, tls.key).
+    Certs(CertsArgs),
+}
+
+/// Log format of `serve`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Serving certificate chain (PEM); reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: PathBuf,
+    /// Serving private key (PEM); reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    tls_key: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// Largest request body accepted, in bytes (the API server sends at most 3 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 3 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Time allowed for one request, body read included; keep it below the
+    /// webhook's timeoutSeconds. Image scans get this minus one second at most.
+    #[arg(long, value_name = "SECONDS", default_value_t = 9.0)]
+    request_timeout_seconds: f64,
+    /// Time allowed for a client to send request headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    header_timeout_seconds: f64,
+    /// After SIGTERM, keep serving this long while /readyz fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    shutdown_delay_seconds: f64,
+    /// How often the certificate files are checked for changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    cert_reload_seconds: f64,
+    /// Connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_connections: usize,
+    /// Worker threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Log format (level from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value = "json")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct ManifestsArgs {
+    /// Image of Portcullis that the cluster pulls.
+    #[arg(long, value_name = "IMAGE", default_value = concat!("portcullis:", env!("CARGO_PKG_VERSION")))]
+    image: String,
+    /// Namespace the webhook runs in (exempt from it).
+    #[arg(long, value_name = "NAME", default_value = "portcullis-system")]
+    namespace: String,
+    /// Name of the Deployment, Service and webhook configurations.
+    #[arg(long, value_name = "NAME", default_value = "portcullis-admission")]
+    name: String,
+    /// Replicas of the webhook (at least 2).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    replicas: u32,
+    /// The webhooks' timeoutSeconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    timeout_seconds: u32,
+    /// Policy file to ship in a ConfigMap; its exempt namespaces are also
+    /// skipped by the webhooks' namespaceSelector (default: the built-in policy).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Directory with ca.crt, tls.crt and tls.key (from `admission certs`);
+    /// without it a new CA and certificate are made and included.
+    #[arg(long, value_name = "DIR", conflicts_with = "ca_bundle")]
+    certs: Option<PathBuf>,
+    /// Only the CA bundle (PEM), when the serving Secret is managed elsewhere
+    /// (cert-manager); no Secret is printed.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CertsArgs {
+    /// Directory to write ca.crt, tls.crt and tls.key into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// More DNS names or IP addresses for the serving certificate (repeatable).
+    #[arg(long = "dns", value_name = "NAME")]
+    dns: Vec<String>,
+    /// Namespace of the webhook Service, whose DNS names are always included.
+    #[arg(long, value_name = "NAME", default_value = "portcullis-system")]
+    namespace: String,
+    /// Name of the webhook Service.
+    #[arg(long, value_name = "NAME", default_value = "portcullis-admission")]
+    service: String,
+}
+
+/// Runs `portcullis admission`.
+pub fn run(args: Args) -> Result<u8, Failure> {
+    match args.command {
+        AdmissionCommand::Serve(args) => serve(args),
+        AdmissionCommand::Manifests(args) => print_manifests(args),
+        AdmissionCommand::Certs(args) => write_certs(args),
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, Failure> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        Failure::new(
+            exit::USAGE,
+            anyhow::anyhow!("{flag} must be a non-negative number of seconds"),
+        )
+    })
+}
+
+fn load_policy(path: &Path) -> Result<Policy, Failure> {
+    Policy::from_file(path).map_err(|e| Failure::new(exit::USAGE, e))
+}
+
+fn serve(args: ServeArgs) -> Result<u8, Failure> {
+    let request_timeout = seconds(args.request_timeout_seconds, "--request-timeout-seconds")?;
+    if request_timeout < Duration::from_secs(2) {
+        return Err(Failure::new(
+            exit::USAGE,
+            anyhow::anyhow!("--request-timeout-seconds must be at least 2"),
+        ));
+    }
+    let policy = load_policy(&args.policy)?;
+    let mut settings = ServerSettings::new(args.listen, args.tls_cert, args.tls_key);
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.request_timeout = request_timeout;
+    settings.header_read_timeout =
+        seconds(args.header_timeout_seconds, "--header-timeout-seconds")?;
+    settings.shutdown_delay = seconds(args.shutdown_delay_seconds, "--shutdown-delay-seconds")?;
+    settings.cert_reload_interval = seconds(args.cert_reload_seconds, "--cert-reload-seconds")?;
+    settings.max_connections = args.max_connections;
+
+    // Scans must leave time for the answer to reach the API server.
+    let admission_settings =
+        AdmissionSettings::from_policy(&policy, request_timeout - Duration::from_secs(1));
+    // Vulnerability verdicts are not wired in yet: images are judged by the
+    // registry and digest rules of the policy only.
+    let admission = Arc::new(Admission::new(admission_settings, None, None));
+    let metrics = Arc::new(Metrics::default());
+
+    let dispatch = log_dispatch(args.log_format);
+    let _main_thread_logs = tracing::dispatcher::set_default(&dispatch);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let thread_dispatch = dispatch.clone();
+    runtime
+        .on_thread_start(move || logs_on_this_thread(&thread_dispatch))
+        .on_thread_stop(|| THREAD_LOGS.with(|guard| drop(guard.borrow_mut().take())));
+    let runtime = runtime.build().map_err(|e| {
+        Failure::new(
+            exit::USAGE,
+            anyhow::Error::new(e).context("cannot start the async runtime"),
+        )
+    })?;
+    runtime.block_on(async move {
+        let server = Server::bind(settings, admission, metrics)
+            .await
+            .map_err(|e| Failure::new(exit::USAGE, e))?;
+        let addr = server
+            .local_addr()
+            .context("listening address")
+            .map_err(|e| Failure::new(exit::USAGE, e))?;
+        // Tests and scripts read the bound address (useful with port 0) from here.
+        println!("listening on {addr}");
+        server.run(shutdown_signal()).await;
+        Ok(exit::OK)
+    })
+}
+
+thread_local! {
+    static THREAD_LOGS: std::cell::RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The binary installs plain-text logging for every subcommand before
+/// dispatching; the server logs through its own subscriber (JSON by
+/// default), made the default on each of its runtime's threads.
+fn logs_on_this_thread(dispatch: &tracing::Dispatch) {
+    let guard = tracing::dispatcher::set_default(dispatch);
+    THREAD_LOGS.with(|slot| *slot.borrow_mut() = Some(guard));
+}
+
+fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => tracing::Dispatch::new(builder.json().with_current_span(false).finish()),
+        LogFormat::Text => tracing::Dispatch::new(builder.finish()),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(|e| Failure::new(exit::USAGE, e))?;
+    let mut text = String::new();
+    // Certificates and policies are small; refuse anything huge.
+    file.take(1 << 20)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {} as text", path.display()))
+        .map_err(|e| Failure::new(exit::USAGE, e))?;
+    Ok(text)
+}
+
+fn print_manifests(args: ManifestsArgs) -> Result<u8, Failure> {
+    let (ca_bundle, tls) = match (&args.certs, &args.ca_bundle) {
+        (Some(dir), _) => (
+            read_text(&dir.join("ca.crt"))?,
+            Some((
+                read_text(&dir.join("tls.crt"))?,
+                read_text(&dir.join("tls.key"))?,
+            )),
+        ),
+        (None, Some(bundle)) => (read_text(bundle)?, None),
+        (None, None) => {
+            let generated = certs::generate(&certs::service_dns_names(&args.name, &args.namespace))
+                .map_err(|e| Failure::new(exit::USAGE, e))?;
+            (
+                generated.ca_cert_pem,
+                Some((generated.tls_cert_pem, generated.tls_key_pem)),
+            )
+        }
+    };
+    let mut options = ManifestOptions::new(args.image, ca_bundle);
+    options.namespace = args.namespace;
+    options.name = args.name;
+    options.replicas = args.replicas;
+    options.timeout_seconds = args.timeout_seconds;
+    options.tls = tls;
+    match &args.policy {
+        Some(path) => {
+            let policy = load_policy(path)?;
+            options.exempt_namespaces = policy.admission.exempt_namespaces.clone();
+            if policy.admission.failure_policy == portcullis_policy::FailurePolicy::Ignore {
+                options.failure_policy = manifests::FailurePolicy::Ignore;
+            }
+            options.policy_text = Some(read_text(path)?);
+        }
+        None => {
+            options.policy_text = Some(format!(
+                "apiVersion: {}\nkind: {}\n",
+                portcullis_policy::API_VERSION,
+                portcullis_policy::KIND
+            ));
+        }
+    }
+    let yaml = manifests::render_yaml(&options).map_err(|e| Failure::new(exit::USAGE, e))?;
+    print!("{yaml}");
+    Ok(exit::OK)
+}
+
+fn write_certs(args: CertsArgs) -> Result<u8, Failure> {
+    let mut names = certs::service_dns_names(&args.service, &args.namespace);
+    names.extend(args.dns);
+    let generated = certs::generate(&names).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let written = generated
+        .write_to(&args.out)
+        .map_err(|e| Failure::new(exit::USAGE, e))?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(exit::OK)
+}
