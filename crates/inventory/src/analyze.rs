@@ -275,3 +275,218 @@ fn analyze_rpm(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
+    );
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn set(files: &[(&str, Vec<u8>)]) -> FileSet {
+        let mut set = FileSet::new();
+        for (path, data) in files {
+            set.insert(File {
+                path: (*path).into(),
+                layer: Some("sha256:abc".into()),
+                mode: 0o644,
+                data: Arc::from(data.clone()),
+            });
+        }
+        set
+    }
+
+    #[test]
+    fn corrupt_os_database_fails_naming_path_and_layer() {
+        let files = set(&[(
+            dpkg::STATUS_PATH,
+            fixture("syft/debian/var/lib/dpkg/status.d/corrupt"),
+        )]);
+        let err = analyze(&files).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "corrupt dpkg database /var/lib/dpkg/status (layer sha256:abc): line 5: expected `Field: value`"
+        );
+        let files = set(&[("/var/lib/rpm/Packages", b"not a database".to_vec())]);
+        let err = analyze(&files).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "corrupt rpm Berkeley DB database /var/lib/rpm/Packages (layer sha256:abc): "
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn broken_manifest_is_a_warning() {
+        let files = set(&[
+            ("/app/node_modules/bad/package.json", b"{not json".to_vec()),
+            (
+                "/app/node_modules/good/package.json",
+                br#"{"name":"good","version":"1.0.0"}"#.to_vec(),
+            ),
+        ]);
+        let analysis = analyze(&files).unwrap();
+        assert_eq!(analysis.inventory.packages.len(), 1);
+        assert_eq!(analysis.warnings.len(), 1);
+        assert_eq!(
+            analysis.warnings[0].location.path,
+            "/app/node_modules/bad/package.json"
+        );
+        assert!(analysis.warnings[0].to_string().starts_with(
+            "skipped /app/node_modules/bad/package.json (layer sha256:abc): invalid JSON"
+        ));
+    }
+
+    /// Trivy's Ubuntu 18.04 status under an Ubuntu os-release: Ubuntu
+    /// ecosystem and purls, config-files packages left out.
+    #[test]
+    fn ubuntu_status() {
+        let archive = String::from_utf8(fixture("trivy/fanal-dpkg/valid.txtar")).unwrap();
+        let status = archive.split_once("-- var/lib/dpkg/status --\n").unwrap().1;
+        let files = set(&[
+            (dpkg::STATUS_PATH, status.as_bytes().to_vec()),
+            (
+                "/etc/os-release",
+                b"ID=ubuntu\nVERSION_ID=\"18.04\"\nVERSION_CODENAME=bionic\n".to_vec(),
+            ),
+        ]);
+        let inventory = analyze(&files).unwrap().inventory;
+        assert_eq!(inventory.packages.len(), 90);
+        assert!(
+            inventory
+                .packages
+                .iter()
+                .all(|p| p.ecosystem == Ecosystem::Ubuntu)
+        );
+        let bash = inventory
+            .packages
+            .iter()
+            .find(|p| p.name == "bash")
+            .unwrap();
+        assert_eq!(
+            bash.purl,
+            "pkg:deb/ubuntu/bash@4.4.18-2ubuntu1?arch=amd64&distro=ubuntu-18.04"
+        );
+        let sorted = inventory
+            .packages
+            .windows(2)
+            .all(|w| (&w[0].name, &w[0].arch) <= (&w[1].name, &w[1].arch));
+        assert!(sorted);
+    }
+
+    #[test]
+    fn alpine_and_wolfi() {
+        let installed = fixture("trivy/fanal-apk/apk");
+        for (os_release, ecosystem, prefix) in [
+            (
+                "ID=alpine\nVERSION_ID=3.20.3\n",
+                Ecosystem::Alpine,
+                "pkg:apk/alpine/musl@1.1.14-r10?arch=x86_64&distro=alpine-3.20.3",
+            ),
+            (
+                "ID=wolfi\nVERSION_ID=20230201\n",
+                Ecosystem::Wolfi,
+                "pkg:apk/wolfi/musl@1.1.14-r10?arch=x86_64&distro=wolfi-20230201",
+            ),
+        ] {
+            let files = set(&[
+                (apk::INSTALLED_PATH, installed.clone()),
+                ("/etc/os-release", os_release.as_bytes().to_vec()),
+            ]);
+            let inventory = analyze(&files).unwrap().inventory;
+            assert_eq!(inventory.packages.len(), 15);
+            let musl = inventory
+                .packages
+                .iter()
+                .find(|p| p.name == "musl")
+                .unwrap();
+            assert_eq!(musl.ecosystem, ecosystem);
+            assert_eq!(musl.purl, prefix);
+            let scanelf = inventory
+                .packages
+                .iter()
+                .find(|p| p.name == "scanelf")
+                .unwrap();
+            assert_eq!(scanelf.source_name.as_deref(), Some("pax-utils"));
+        }
+    }
+
+    /// A distroless image: status.d control files, side files ignored,
+    /// licences from the copyright file.
+    #[test]
+    fn distroless_status_d() {
+        let base = "syft/debian/image-distroless-deb";
+        let files = set(&[
+            (
+                "/var/lib/dpkg/status.d/libsqlite3-0",
+                fixture(&format!("{base}/var/lib/dpkg/status.d/libsqlite3-0")),
+            ),
+            (
+                "/var/lib/dpkg/status.d/libsqlite3-0.md5sums",
+                fixture(&format!(
+                    "{base}/var/lib/dpkg/status.d/libsqlite3-0.md5sums"
+                )),
+            ),
+            (
+                "/usr/share/doc/libsqlite3-0/copyright",
+                fixture(&format!("{base}/usr/share/doc/libsqlite3-0/copyright")),
+            ),
+        ]);
+        let inventory = analyze(&files).unwrap().inventory;
+        assert_eq!(inventory.distro, None);
+        assert_eq!(inventory.packages.len(), 1);
+        let sqlite = &inventory.packages[0];
+        assert_eq!(sqlite.version, "3.34.1-3");
+        assert_eq!(sqlite.arch.as_deref(), Some("arm64"));
+        assert_eq!(sqlite.licenses, ["GPL-2", "GPL-2+", "public-domain"]);
+        assert_eq!(
+            sqlite.purl,
+            "pkg:deb/debian/libsqlite3-0@3.34.1-3?arch=arm64"
+        );
+        assert_eq!(sqlite.location.path, "/var/lib/dpkg/status.d/libsqlite3-0");
+    }
+
+    /// SUSE's ndb database found in /usr/lib/sysimage/rpm with an openSUSE
+    /// os-release: packages, sources and purls.
+    #[test]
+    fn suse_ndb_in_sysimage() {
+        let files = set(&[
+            (
+                "/usr/lib/sysimage/rpm/Packages.db",
+                fixture("go-rpmdb/sle15-bci-ndb/Packages.db"),
+            ),
+            (
+                "/etc/os-release",
+                b"ID=\"sles\"\nVERSION_ID=\"15.3\"\n".to_vec(),
+            ),
+        ]);
+        let inventory = analyze(&files).unwrap().inventory;
+        assert_eq!(inventory.packages.len(), 35);
+        let glibc = inventory
+            .packages
+            .iter()
+            .find(|p| p.name == "glibc")
+            .unwrap();
+        assert_eq!(glibc.version, "2.31-9.3.2");
+        assert_eq!(
+            (
+                glibc.source_name.as_deref(),
+                glibc.source_version.as_deref()
+            ),
+            (Some("glibc"), Some("2.31-9.3.2"))
+        );
+        assert_eq!(
+            glibc.purl,
+            "pkg:rpm/sles/glibc@2.31-9.3.2?arch=x86_64&distro=sles-15.3"
+        );
+        assert_eq!(glibc.location.path, "/usr/lib/sysimage/rpm/Packages.db");
+    }
+}

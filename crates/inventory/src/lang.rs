@@ -101,14 +101,20 @@ fn package(
 }
 
 /// Core metadata (PEP 241/314/566/643): RFC 822 headers up to the first
-/// blank line. `License-Expression` (PEP 639) wins over `License`, which is
-/// often a whole licence text and then only its first line is kept.
+/// blank line. Licences, in the order trivy reads them: `License-Expression`
+/// (PEP 639); else the last part of each `Classifier: License :: … :: <name>`;
+/// else the `License` field (often a whole licence text, then only its first
+/// line is kept), unless it is `UNKNOWN`, which setuptools writes for "not
+/// stated".
+///
+/// # Errors
+/// Without a `Name` or `Version` header.
 pub fn python_metadata(data: &[u8]) -> Result<(String, String, Vec<String>), String> {
     let text = String::from_utf8_lossy(data);
     let (mut name, mut version, mut license, mut expression) = (None, None, None, None);
     let mut classifiers = Vec::new();
     for line in text.lines() {
-        if line.is_empty() {
+        if line.trim().is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -118,22 +124,24 @@ pub fn python_metadata(data: &[u8]) -> Result<(String, String, Vec<String>), Str
             continue;
         };
         let value = value.trim();
-        match key.trim().to_ascii_lowercase().as_str() {
-            "name" => name = Some(value.to_owned()),
-            "version" => version = Some(value.to_owned()),
-            "license" if !value.is_empty() && !value.eq_ignore_ascii_case("UNKNOWN") => {
-                license = Some(value.to_owned())
+        let key = key.trim();
+        if key.eq_ignore_ascii_case("Name") {
+            name = Some(value.to_owned());
+        } else if key.eq_ignore_ascii_case("Version") {
+            version = Some(value.to_owned());
+        } else if key.eq_ignore_ascii_case("License") {
+            if !value.is_empty() && !value.eq_ignore_ascii_case("UNKNOWN") {
+                license = Some(value.to_owned());
             }
-            "license-expression" if !value.is_empty() => expression = Some(value.to_owned()),
-            "classifier" => {
-                if let Some(l) = value
-                    .strip_prefix("License :: OSI Approved :: ")
-                    .or_else(|| value.strip_prefix("License :: "))
-                {
-                    classifiers.push(l.to_owned());
-                }
+        } else if key.eq_ignore_ascii_case("License-Expression") {
+            if !value.is_empty() {
+                expression = Some(value.to_owned());
             }
-            _ => {}
+        } else if key.eq_ignore_ascii_case("Classifier") {
+            let parts: Vec<&str> = value.split(" :: ").collect();
+            if parts.len() >= 3 && parts.first() == Some(&"License") {
+                classifiers.extend(parts.last().map(|l| (*l).to_owned()));
+            }
         }
     }
     let name = name.filter(|n| !n.is_empty()).ok_or("no Name field")?;
@@ -142,8 +150,8 @@ pub fn python_metadata(data: &[u8]) -> Result<(String, String, Vec<String>), Str
         .ok_or("no Version field")?;
     let licenses = match (expression, license) {
         (Some(expression), _) => vec![expression],
-        (None, Some(license)) => vec![license],
-        (None, None) => classifiers,
+        (None, _) if !classifiers.is_empty() => classifiers,
+        (None, license) => license.into_iter().collect(),
     };
     Ok((name, version, licenses))
 }
@@ -354,6 +362,141 @@ mod tests {
             Some(Manifest::Gemspec)
         );
         assert_eq!(classify("METADATA"), None);
+    }
+
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
+    );
+
+    fn read(rel: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// trivy's METADATA / PKG-INFO cases: name, version and licences. Where
+    /// trivy reports the placeholder `UNKNOWN` (setuptools' "not stated") or a
+    /// `file://LICENSE.txt` pointer, we report no licence.
+    #[test]
+    fn trivy_python_metadata() {
+        let expected: Value =
+            serde_json::from_slice(&read("trivy/parser-python-packaging/expected.json")).unwrap();
+        let mut compared = 0;
+        for case in expected.as_array().unwrap() {
+            let input = case["input"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("testdata/")
+                .unwrap();
+            let got = python_metadata(&read(&format!("trivy/parser-python-packaging/{input}")));
+            if case["wantErr"] == true {
+                assert!(got.is_err(), "{input}");
+                continue;
+            }
+            let (name, version, licenses) = got.unwrap();
+            let want = &case["want"][0];
+            assert_eq!(name, want["Name"].as_str().unwrap(), "{input}");
+            assert_eq!(version, want["Version"].as_str().unwrap(), "{input}");
+            let wanted: Vec<&str> = want["Licenses"]
+                .as_array()
+                .map(|l| l.iter().map(|v| v.as_str().unwrap()).collect())
+                .unwrap_or_default();
+            let wanted: Vec<&str> = wanted
+                .into_iter()
+                .filter(|l| *l != "UNKNOWN" && !l.starts_with("file://"))
+                .collect();
+            assert_eq!(licenses, wanted, "{input}");
+            compared += 1;
+        }
+        assert_eq!(compared, 10);
+    }
+
+    /// syft's installed-package cases that name a METADATA or PKG-INFO file.
+    #[test]
+    fn syft_site_packages() {
+        for (rel, name, version) in [
+            (
+                "site-packages/nested/dist-name/dist-info/METADATA",
+                "Pygments",
+                "2.6.1",
+            ),
+            (
+                "site-packages/uppercase/dist-name/DIST-INFO/METADATA",
+                "Pygments",
+                "2.6.1",
+            ),
+            (
+                "site-packages/partial.dist-info/METADATA",
+                "Pygments",
+                "2.6.1",
+            ),
+            (
+                "site-packages/malformed-record/dist-info/METADATA",
+                "Pygments",
+                "2.6.1",
+            ),
+            // syft's expected.json for this case resolved a variable of another
+            // test (a pdm.lock's requests 2.32.3); the file itself says 2.22.0.
+            ("site-packages/test/test.egg-info", "requests", "2.22.0"),
+        ] {
+            let (got_name, got_version, licenses) =
+                python_metadata(&read(&format!("syft/python/{rel}"))).unwrap();
+            assert_eq!(
+                (got_name.as_str(), got_version.as_str()),
+                (name, version),
+                "{rel}"
+            );
+            if name == "Pygments" {
+                assert_eq!(licenses, ["BSD License"], "{rel}");
+            }
+        }
+        // syft lists a package without a version; one cannot be matched or
+        // pinned, so we skip it with a warning instead.
+        let no_version = read("syft/python/site-packages/no-version/no-version-py3.8.egg-info");
+        assert_eq!(
+            python_metadata(&no_version).unwrap_err(),
+            "no Version field"
+        );
+    }
+
+    /// syft's package.json licence shapes: a string, an object, a
+    /// `licenses` array of objects or of strings, none at all. syft's only
+    /// stated expectation (package-partial.json, without name or version)
+    /// is an empty package; we report no package for it.
+    #[test]
+    fn syft_package_json_licences() {
+        let location = Location {
+            layer: None,
+            path: "/node_modules/npm/package.json".into(),
+        };
+        for (file, licences) in [
+            ("package.json", &["Artistic-2.0"][..]),
+            ("package-license-object.json", &["ISC"]),
+            ("package-license-objects.json", &["MIT", "Apache-2.0"]),
+            ("package-no-license.json", &[]),
+            ("package-malformed-license.json", &["MIT"]),
+        ] {
+            let package = npm(
+                &read(&format!("syft/javascript/pkg-json/{file}")),
+                &location,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                (package.name.as_str(), package.version.as_str()),
+                ("npm", "6.14.6"),
+                "{file}"
+            );
+            assert_eq!(package.purl, "pkg:npm/npm@6.14.6");
+            assert_eq!(package.licenses, licences, "{file}");
+        }
+        assert_eq!(
+            npm(
+                &read("syft/javascript/pkg-json/package-partial.json"),
+                &location
+            )
+            .unwrap(),
+            None
+        );
     }
 
     #[test]

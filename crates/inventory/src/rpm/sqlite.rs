@@ -185,3 +185,51 @@ fn checksum(bytes: &[u8], (mut s0, mut s1): (u32, u32), big_endian: bool) -> (u3
     }
     (s0, s1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database whose last transactions are still only in its write-ahead
+    /// log: the committed rows are read, an uncommitted tail is not.
+    #[test]
+    fn committed_wal_frames_are_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpmdb.sqlite");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+                 CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+                 PRAGMA wal_checkpoint(TRUNCATE);
+                 INSERT INTO Packages (blob) VALUES (x'0102'), (x'0304');",
+            )
+            .unwrap();
+        let db = std::fs::read(&path).unwrap();
+        let wal = std::fs::read(dir.path().join("rpmdb.sqlite-wal")).unwrap();
+        assert!(!wal.is_empty());
+        assert_eq!(
+            read_blobs(&db, Some(&wal)).unwrap(),
+            [vec![1, 2], vec![3, 4]]
+        );
+        // Without its log the checkpointed database has the table but no rows.
+        assert!(read_blobs(&db, None).unwrap().is_empty());
+        // A log cut inside its last frame loses only that frame's transaction.
+        let cut = &wal[..wal.len() - 10];
+        assert!(read_blobs(&db, Some(cut)).unwrap().len() < 2);
+        drop(writer);
+    }
+
+    #[test]
+    fn hostile_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sqlite");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("CREATE VIEW Packages AS SELECT 1 AS hnum, x'00' AS blob;")
+            .unwrap();
+        drop(writer);
+        let err = read_blobs(&std::fs::read(&path).unwrap(), None).unwrap_err();
+        assert_eq!(err, ParseError::Sqlite("no Packages table".into()));
+    }
+}
