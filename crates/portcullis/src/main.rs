@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check Kubernetes manifests against the Pod Security Standards and hardening rules.
+    Check(cmd::check::Args),
+    /// Validate a policy file or print the effective policy.
+    Policy(cmd::policy::Args),
     /// The Kubernetes admission webhook: serve it, print its manifests, make its certificates.
     Admission(cmd::admission::Args),
     /// List the packages of an image (table, JSON, CycloneDX 1.6, SPDX 2.3).
@@ -30,6 +34,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit::init_logging();
     let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
         Command::Admission(args) => cmd::admission::run(args),
         Command::Sbom(args) => cmd::sbom::run(args),
     };

@@ -5,6 +5,7 @@
 //! an aligned text table); each gate has a module that renders its own results
 //! with them (`sbom` for inventories, and one module per other gate).
 
+pub mod check;
 pub mod cyclonedx;
 pub mod findings;
 pub mod sarif;

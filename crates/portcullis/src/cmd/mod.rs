@@ -1,2 +1,4 @@
 pub mod admission;
+pub mod check;
+pub mod policy;
 pub mod sbom;

@@ -1,5 +1,6 @@
 //! End-to-end tests through the `portcullis` binary: one test binary, one
 //! module per subcommand.
 
+mod check;
 mod common;
 mod sbom;

@@ -1,0 +1,574 @@
+//! `portcullis check` and `portcullis policy` end to end.
+
+use std::path::Path;
+
+use crate::common::{fixture, portcullis, tempdir};
+
+/// A Deployment that passes restricted:latest and every default rule.
+const HARDENED: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: api
+        image: ghcr.io/example/api:1.8.2
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+        resources:
+          requests: {cpu: 100m, memory: 128Mi}
+          limits: {cpu: 500m, memory: 256Mi}
+        livenessProbe: {httpGet: {path: /healthz, port: 8080}}
+        readinessProbe: {httpGet: {path: /ready, port: 8080}}
+"#;
+
+/// A privileged DaemonSet that mounts the Docker socket.
+const PRIVILEGED: &str = r#"apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostPID: true
+      containers:
+      - name: agent
+        image: agent:latest
+        securityContext:
+          privileged: true
+        volumeMounts: [{name: docker, mountPath: /var/run/docker.sock}]
+      volumes:
+      - name: docker
+        hostPath: {path: /var/run/docker.sock}
+"#;
+
+fn json_of(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&path, text).expect("write manifest");
+    path
+}
+
+#[test]
+fn hardened_deployment_passes_with_exit_0() {
+    let dir = tempdir();
+    let file = write(dir.path(), "api.yaml", HARDENED);
+    let output = portcullis().arg("check").arg(&file).output().expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 workload checked at restricted:latest: 0 violations"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn violations_exit_1_with_psa_messages_and_lines() {
+    let dir = tempdir();
+    let file = write(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_of(&output);
+    let violations = report["workloads"][0]["violations"]
+        .as_array()
+        .expect("violations");
+    let find = |rule: &str| {
+        violations
+            .iter()
+            .find(|v| v["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} in {violations:#?}"))
+    };
+    let privileged = find("pss/privileged");
+    assert_eq!(
+        privileged["message"],
+        "privileged (container \"agent\" must not set securityContext.privileged=true)"
+    );
+    assert_eq!(privileged["line"], 14);
+    assert_eq!(
+        privileged["field"],
+        "spec.template.spec.containers[0].securityContext.privileged"
+    );
+    assert_eq!(
+        find("pss/hostNamespaces")["message"],
+        "host namespaces (hostPID=true)"
+    );
+    let socket = find("no-runtime-socket");
+    assert_eq!(socket["severity"], "critical");
+    assert_eq!(socket["line"], 18);
+    assert_eq!(find("no-latest-tag")["line"], 12);
+}
+
+#[test]
+fn baseline_version_flag_changes_the_verdict() {
+    let dir = tempdir();
+    // Restricted fails this pod (no runAsNonRoot, …); baseline admits it.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: 'nginx:1.27'}]\n";
+    let file = write(dir.path(), "pod.yaml", pod);
+    let restricted = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert!(
+        json_of(&restricted)["workloads"][0]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["rule"] == "pss/runAsNonRoot")
+    );
+    let baseline = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args([
+            "--pod-security",
+            "baseline:v1.29",
+            "--format",
+            "json",
+            "--fail-on",
+            "critical",
+        ])
+        .output()
+        .expect("run");
+    let report = json_of(&baseline);
+    assert_eq!(report["podSecurity"], "baseline:v1.29");
+    let rules: Vec<&str> = report["workloads"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["rule"].as_str())
+        .collect();
+    assert!(rules.iter().all(|r| !r.starts_with("pss/")), "{rules:?}");
+    // Only medium and low hardening findings remain; --fail-on critical ignores them.
+    assert_eq!(baseline.status.code(), Some(0));
+    let bad = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args(["--pod-security", "strict"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn pss_fixture_directories_get_their_verdicts_through_the_binary() {
+    for (level, version) in [
+        ("baseline", "v1.29"),
+        ("restricted", "v1.37"),
+        ("restricted", "v1.0"),
+    ] {
+        for verdict in ["pass", "fail"] {
+            let dir = fixture(&format!("k8s/pss/{level}/{version}/{verdict}"));
+            let output = portcullis()
+                .arg("check")
+                .arg(&dir)
+                .args([
+                    "--pod-security",
+                    &format!("{level}:{version}"),
+                    "--format",
+                    "json",
+                ])
+                .output()
+                .expect("run");
+            let report = json_of(&output);
+            let workloads = report["workloads"].as_array().expect("workloads");
+            let files = std::fs::read_dir(&dir).expect("fixture dir").count();
+            assert!(
+                files > 5 && workloads.len() == files,
+                "{}: {} workloads of {files} files",
+                dir.display(),
+                workloads.len()
+            );
+            for workload in workloads {
+                let pss = workload["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| v["rule"].as_str().is_some_and(|r| r.starts_with("pss/")))
+                    .count();
+                match verdict {
+                    "pass" => assert_eq!(pss, 0, "{workload:#}"),
+                    _ => assert!(pss > 0, "{workload:#}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn stdin_multi_document_list_and_skipped_kinds() {
+    let stream = format!(
+        "{HARDENED}---\napiVersion: v1\nkind: Service\nmetadata: {{name: api}}\nspec: {{ports: [{{port: 80}}]}}\n---\n\
+apiVersion: v1\nkind: List\nitems:\n- apiVersion: batch/v1\n  kind: CronJob\n  metadata: {{name: nightly}}\n  spec:\n    schedule: '@daily'\n    jobTemplate:\n      spec:\n        template:\n          spec:\n            restartPolicy: Never\n            containers: [{{name: job, image: 'busybox:1.36', securityContext: {{privileged: true}}}}]\n"
+    );
+    let output = portcullis()
+        .args(["check", "-", "--format", "json"])
+        .write_stdin(stream)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_of(&output);
+    assert_eq!(report["summary"]["workloads"], 2);
+    assert_eq!(report["summary"]["skipped"], 1);
+    assert_eq!(report["skipped"][0]["kind"], "Service");
+    let cron = &report["workloads"][1];
+    assert_eq!(cron["kind"], "CronJob");
+    assert_eq!(cron["file"], "-");
+    let privileged = cron["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "pss/privileged")
+        .expect("privileged");
+    // Paths are relative to the object, positions to the file.
+    assert_eq!(
+        privileged["field"],
+        "spec.jobTemplate.spec.template.spec.containers[0].securityContext.privileged"
+    );
+    assert_eq!(privileged["line"], 45);
+}
+
+#[test]
+fn bad_documents_are_reported_with_location_and_the_rest_still_checked() {
+    let dir = tempdir();
+    let broken = format!(
+        "{PRIVILEGED}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: typo}}\nspec:\n  containers:\n  - name: c\n    image: nginx:1\n    ports: [{{containerPort: 80, hostPort: eighty}}]\n---\nkey: [unclosed\n---\n{HARDENED}"
+    );
+    let file = write(dir.path(), "mixed.yaml", &broken);
+    let output = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "unusable input wins over violations"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let name = file.display().to_string();
+    assert!(
+        stderr.contains(&format!("{name}:27:")),
+        "wrong type reported at its line: {stderr}"
+    );
+    assert!(
+        stderr.contains("spec.containers[0].ports[0].hostPort"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:29:")) || stderr.contains(&format!("{name}:30:")),
+        "{stderr}"
+    );
+    let report = json_of(&output);
+    assert_eq!(report["summary"]["errors"], 2);
+    assert_eq!(
+        report["summary"]["workloads"], 2,
+        "documents before and after the broken ones are checked"
+    );
+}
+
+#[test]
+fn hostile_inputs_are_refused_per_document() {
+    let dir = tempdir();
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "  a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    bomb.push_str("---\n");
+    bomb.push_str(HARDENED);
+    write(dir.path(), "bomb.yaml", &bomb);
+    // A single document of ~12 MiB.
+    let mut huge = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n");
+    let line = format!("  k{{}}: {}\n", "x".repeat(1000));
+    for i in 0..12_000 {
+        huge.push_str(&line.replace("{}", &i.to_string()));
+    }
+    huge.push_str("---\n");
+    huge.push_str(HARDENED);
+    write(dir.path(), "huge.yaml", &huge);
+    let output = portcullis()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let report = json_of(&output);
+    assert_eq!(report["summary"]["errors"], 2, "{report:#}");
+    assert_eq!(
+        report["summary"]["workloads"], 2,
+        "the documents after the hostile ones are checked"
+    );
+    let messages: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("exceeds the limit")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn directories_are_searched_recursively_for_yaml_yml_and_json() {
+    let dir = tempdir();
+    write(dir.path(), "a/api.yaml", HARDENED);
+    write(dir.path(), "a/b/agent.yml", PRIVILEGED);
+    let json = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "from-json"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": {"privileged": true}}]}
+    });
+    write(
+        dir.path(),
+        "c/pod.json",
+        &serde_json::to_string_pretty(&json).unwrap(),
+    );
+    write(dir.path(), "c/notes.txt", "kind: Pod\n");
+    write(dir.path(), ".git/config.yaml", "not: a manifest\n");
+    let output = portcullis()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let report = json_of(&output);
+    assert_eq!(report["summary"]["workloads"], 3, "{report:#}");
+    let pod = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "from-json")
+        .expect("json pod");
+    let privileged = pod["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "pss/privileged")
+        .expect("privileged");
+    assert_eq!(privileged["line"], 13, "JSON positions are tracked too");
+}
+
+#[test]
+fn sarif_points_at_file_and_line() {
+    let dir = tempdir();
+    let file = write(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = portcullis()
+        .arg("check")
+        .arg(&file)
+        .args(["--format", "sarif"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let log = json_of(&output);
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    let privileged = results
+        .iter()
+        .find(|r| r["ruleId"] == "pss/privileged")
+        .expect("privileged result");
+    let location = &privileged["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        file.display().to_string()
+    );
+    assert_eq!(location["region"]["startLine"], 14);
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert!(
+        rules.iter().any(
+            |r| r["id"] == "no-runtime-socket" && r["properties"]["security-severity"] == "9.5"
+        )
+    );
+}
+
+#[test]
+fn junit_has_a_test_case_per_workload() {
+    let dir = tempdir();
+    write(dir.path(), "api.yaml", HARDENED);
+    write(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = portcullis()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--format", "junit"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let xml = String::from_utf8_lossy(&output.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<testcase name=\"Deployment/api\""), "{xml}");
+    assert!(xml.contains("<testcase name=\"DaemonSet/agent\""), "{xml}");
+}
+
+#[test]
+fn policy_selects_rules_and_registries() {
+    let dir = tempdir();
+    let manifest = write(dir.path(), "api.yaml", HARDENED);
+    let policy = write(
+        dir.path(),
+        "policy.yaml",
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [registry.example.internal/*]\n  requireDigest: true\nworkloads:\n  podSecurity: baseline\n  rules: [no-latest-tag]\n",
+    );
+    let output = portcullis()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_of(&output);
+    assert_eq!(report["podSecurity"], "baseline:latest");
+    let mut rules: Vec<&str> = report["workloads"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["rule"].as_str())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["allowed-registries", "require-digest"]);
+}
+
+#[test]
+fn policy_validate_and_explain() {
+    let dir = tempdir();
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: critical\n  exceptions:\n  - {id: CVE-2024-0001, package: openssl, expires: 2027-01-31, reason: not reachable}\n",
+    );
+    let output = portcullis()
+        .args(["policy", "validate"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("valid"));
+
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [\"ghcr.io/[x\"]\nworkloads:\n  podSecurity: restricted\n  rulez: []\n",
+    );
+    let output = portcullis()
+        .args(["policy", "validate"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:7:3: unknown field `rulez`", bad.display())),
+        "{stderr}"
+    );
+
+    let glob = write(
+        dir.path(),
+        "glob.yaml",
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [\"ghcr.io/[x\"]\n",
+    );
+    let output = portcullis()
+        .args(["policy", "validate"])
+        .arg(&glob)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:4:11: registries.allow: invalid glob",
+            glob.display()
+        )),
+        "{stderr}"
+    );
+
+    let output = portcullis()
+        .args(["policy", "explain"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let yaml = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        yaml.contains("podSecurity: restricted:latest"),
+        "defaults filled in: {yaml}"
+    );
+    assert!(yaml.contains("failOn: critical"), "{yaml}");
+    let explained = write(dir.path(), "explained.yaml", &yaml);
+    let output = portcullis()
+        .args(["policy", "validate"])
+        .arg(&explained)
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "explain output is a valid policy: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = portcullis()
+        .args(["policy", "explain", "--format", "json"])
+        .output()
+        .expect("run");
+    let json = json_of(&output);
+    assert_eq!(json["admission"]["failurePolicy"], "Fail");
+    assert_eq!(json["workloads"]["rules"].as_array().unwrap().len(), 12);
+
+    let output = portcullis()
+        .args(["policy", "validate"])
+        .arg(dir.path().join("missing.yaml"))
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}
