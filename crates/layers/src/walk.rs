@@ -216,7 +216,9 @@ pub(crate) fn walk_layer<R: Read>(
         Compression::Zstd => "zstd stream",
         _ => "tar stream",
     };
-    let mut archive = tar::Archive::new(bounded);
+    // tar reads 512-byte headers and skips entries in small steps; a large
+    // buffer keeps each inflate call producing big chunks.
+    let mut archive = tar::Archive::new(BufReader::with_capacity(READ_BUFFER, bounded));
     let extract = walk_entries(&mut archive, filter, limits, context, what)?;
     // Drain what follows the end-of-archive marker: the trailer of the
     // compressed stream and anything after it must still pass verification.

@@ -54,7 +54,9 @@ pub struct SourceOptions {
     pub cache_dir: Option<PathBuf>,
     /// Platform chosen from indexes / manifest lists; [`Platform::host`] when `None`.
     pub platform: Option<Platform>,
-    /// Talk plain HTTP to the registry (never chosen silently).
+    /// Accept a registry certificate that does not verify, or plain HTTP
+    /// when the registry speaks no TLS (as Docker's insecure registries);
+    /// never chosen silently.
     pub insecure: bool,
     /// Extra trusted CA certificates (PEM), in addition to the system's.
     pub ca_file: Option<PathBuf>,

@@ -78,7 +78,10 @@ impl RegistryClient {
             // No total timeout: a large layer on a slow link legitimately takes long.
             .timeout(None::<Duration>)
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-            .https_only(!options.insecure);
+            .https_only(!options.insecure)
+            // `--insecure` means what it means to Docker: TLS without
+            // verification, or plain HTTP when the registry speaks no TLS.
+            .danger_accept_invalid_certs(options.insecure);
         if let Some(ca_file) = &options.ca_file {
             let config_err = |reason: String| SourceError::Config {
                 what: format!("CA file {}", ca_file.display()),
@@ -98,14 +101,19 @@ impl RegistryClient {
             what: "HTTP client".into(),
             reason: e.to_string(),
         })?;
-        let scheme = if options.insecure { "http" } else { "https" };
+        let https = format!("https://{}", reference.api_host());
+        let base = if options.insecure && http.get(format!("{https}/v2/")).send().is_err() {
+            format!("http://{}", reference.api_host())
+        } else {
+            https
+        };
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => auth::lookup(&reference.registry, options.docker_config.as_deref())?,
         };
         Ok(Self {
             http,
-            base: format!("{scheme}://{}", reference.api_host()),
+            base,
             reference: reference.clone(),
             image: image.to_owned(),
             credentials,
