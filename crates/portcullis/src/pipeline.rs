@@ -1,12 +1,19 @@
 //! The scanning pipeline's first half (source → layers → inventory), shared by
 //! every command that looks inside an image (`sbom`, `scan`, the gates).
 
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use portcullis_inventory::Inventory;
+use portcullis_inventory::{Analyzers, Inventory};
+use portcullis_layers::LayerOptions;
 use portcullis_report::sbom::Subject;
+use portcullis_source::{
+    Credentials, Digest, ErrorKind, ImageRef, Opened, Platform, SourceOptions, default_cache_dir,
+};
 
-use crate::exit::{Failure, USAGE};
+use crate::exit::{Failure, NETWORK, REFUSED, USAGE};
 
 /// How to reach an image: options shared by every command that reads one.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,9 +58,129 @@ pub struct Scanned {
 /// Opens `image`, collects the files the analyzers want from its layers and
 /// inventories them.
 pub fn inventory(image: &str, args: &ImageArgs) -> Result<Scanned, Failure> {
-    let _ = args;
-    Err(Failure::new(
-        USAGE,
-        anyhow::anyhow!("{image}: image sources are not wired yet"),
-    ))
+    let reference = ImageRef::parse(image).map_err(|e| {
+        let code = exit_code(e.kind());
+        Failure::new(code, e)
+    })?;
+    let cache_dir = args.cache_dir.clone().or_else(default_cache_dir);
+    let progress =
+        (!args.quiet && std::io::stderr().is_terminal()).then(|| Arc::new(PullProgress::new()));
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| Failure::new(USAGE, anyhow::anyhow!("--platform: {e}")))?;
+    let credentials = match (&args.username, &args.password) {
+        (Some(username), Some(password)) => Some(Credentials {
+            username: username.clone(),
+            password: password.clone(),
+        }),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Failure::new(
+                USAGE,
+                anyhow::anyhow!("--username and --password go together"),
+            ));
+        }
+        (None, None) => None,
+    };
+    let options = SourceOptions {
+        cache_dir: cache_dir.clone(),
+        platform,
+        insecure: args.insecure,
+        ca_file: args.ca_file.clone(),
+        credentials,
+        docker_config: None,
+        progress: progress
+            .clone()
+            .map(|p| p as Arc<dyn portcullis_source::Progress>),
+    };
+    let opened = portcullis_source::open(&reference, &options)
+        .map_err(|e| Failure::new(exit_code(e.kind()), e))?;
+    let layer_options = LayerOptions {
+        cache_dir,
+        ..LayerOptions::default()
+    };
+    let files = portcullis_layers::collect(&opened, &Analyzers, &layer_options)
+        .map_err(|e| Failure::new(exit_code(e.kind()), e))?;
+    if let Some(progress) = progress {
+        progress.clear();
+    }
+    let analysis = portcullis_inventory::analyze(&files).map_err(|e| Failure::new(REFUSED, e))?;
+    for warning in &analysis.warnings {
+        tracing::warn!("{warning}");
+    }
+    let subject = Subject {
+        name: opened.name().to_owned(),
+        digest: match &opened {
+            Opened::Image(image) => image.manifest_digest.as_ref().map(ToString::to_string),
+            Opened::Rootfs(_) => None,
+        },
+    };
+    Ok(Scanned {
+        subject,
+        inventory: analysis.inventory,
+    })
+}
+
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => USAGE,
+        ErrorKind::Refused => REFUSED,
+        ErrorKind::Network => NETWORK,
+    }
+}
+
+/// Progress bars for blob downloads, on stderr.
+struct PullProgress {
+    bars: indicatif::MultiProgress,
+    by_blob: Mutex<HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl PullProgress {
+    fn new() -> Self {
+        Self {
+            bars: indicatif::MultiProgress::new(),
+            by_blob: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn clear(&self) {
+        let _ = self.bars.clear();
+    }
+}
+
+impl portcullis_source::Progress for PullProgress {
+    fn started(&self, _image: &str, blob: &Digest, total: Option<u64>) {
+        let bar = self
+            .bars
+            .add(indicatif::ProgressBar::new(total.unwrap_or(0)));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:20} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let text = blob.to_string();
+        bar.set_message(text.chars().take(19).collect::<String>());
+        if let Ok(mut bars) = self.by_blob.lock() {
+            bars.insert(text, bar);
+        }
+    }
+
+    fn advanced(&self, blob: &Digest, bytes: u64) {
+        if let Ok(bars) = self.by_blob.lock()
+            && let Some(bar) = bars.get(&blob.to_string())
+        {
+            bar.inc(bytes);
+        }
+    }
+
+    fn finished(&self, blob: &Digest) {
+        if let Ok(mut bars) = self.by_blob.lock()
+            && let Some(bar) = bars.remove(&blob.to_string())
+        {
+            bar.finish_and_clear();
+        }
+    }
 }
