@@ -218,6 +218,9 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                 "metadata": {"labels": labels},
                 "spec": {
                     "serviceAccountName": name,
+                    // The token is mounted explicitly below (short-lived,
+                    // projected) rather than by automount.
+                    "automountServiceAccountToken": false,
                     "priorityClassName": "system-cluster-critical",
                     "terminationGracePeriodSeconds": 30,
                     "securityContext": {
@@ -277,13 +280,22 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                         "volumeMounts": [
                             {"name": "tls", "mountPath": TLS_DIR, "readOnly": true},
                             {"name": "policy", "mountPath": "/etc/portcullis/policy", "readOnly": true},
-                            {"name": "cache", "mountPath": "/var/cache/portcullis"}
+                            {"name": "cache", "mountPath": "/var/cache/portcullis"},
+                            {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
                         ]
                     }],
                     "volumes": [
                         {"name": "tls", "secret": {"secretName": format!("{name}-tls")}},
                         {"name": "policy", "configMap": {"name": format!("{name}-policy")}},
-                        {"name": "cache", "emptyDir": {"sizeLimit": "2Gi"}}
+                        {"name": "cache", "emptyDir": {"sizeLimit": "2Gi"}},
+                        {"name": "kube-api-access", "projected": {
+                            "defaultMode": 0o444,
+                            "sources": [
+                                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+                            ]
+                        }}
                     ]
                 }
             }
