@@ -26,6 +26,8 @@ enum Command {
     Policy(cmd::policy::Args),
     /// The Kubernetes admission webhook: serve it, print its manifests, make its certificates.
     Admission(cmd::admission::Args),
+    /// Audit a node's hardening: kubelet, control-plane TLS, container runtime, kernel, SSH.
+    Node(cmd::node::Args),
     /// List the packages of an image (table, JSON, CycloneDX 1.6, SPDX 2.3).
     Sbom(cmd::sbom::Args),
 }
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Admission(args) => cmd::admission::run(args),
+        Command::Node(args) => cmd::node::run(args),
         Command::Sbom(args) => cmd::sbom::run(args),
     };
     match result {

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cyclonedx;
 pub mod findings;
+pub mod node;
 pub mod sarif;
 pub mod sbom;
 pub mod spdx;

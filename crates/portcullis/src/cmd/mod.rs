@@ -1,4 +1,5 @@
 pub mod admission;
 pub mod check;
+pub mod node;
 pub mod policy;
 pub mod sbom;
