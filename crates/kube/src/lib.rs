@@ -15,6 +15,9 @@
 //! let privileged = violations.iter().find(|v| v.rule.id() == "pss/privileged").unwrap();
 //! assert_eq!(privileged.message, "privileged (container \"web\" must not set securityContext.privileged=true)");
 //! assert_eq!(privileged.position.map(|p| p.line), Some(8));
+//! let denial = portcullis_kube::pod_security_denial(settings.pod_security, &violations).unwrap();
+//! assert!(denial.starts_with("violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false"));
+//! assert!(denial.contains(", privileged (container \"web\" must not set securityContext.privileged=true), "));
 //! ```
 //!
 //! * [`load_documents`] reads manifest text (many YAML documents, JSON,
@@ -156,6 +159,25 @@ pub struct Violation {
     pub position: Option<Position>,
     /// Every field at fault (PSA reports all containers of a check at once).
     pub fields: Vec<LocatedField>,
+}
+
+/// The Pod Security Standards part of a verdict in PSA's words, as the API
+/// server words a denial: `violates PodSecurity "restricted:latest": privileged
+/// (container "x" must not set securityContext.privileged=true), …`. `None`
+/// when no Pod Security check failed.
+pub fn pod_security_denial(pod_security: PodSecurity, violations: &[Violation]) -> Option<String> {
+    let reasons: Vec<&str> = violations
+        .iter()
+        .filter(|v| matches!(v.rule, RuleRef::PodSecurity(_)))
+        .map(|v| v.message.as_str())
+        .collect();
+    if reasons.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "violates PodSecurity \"{pod_security}\": {}",
+        reasons.join(", ")
+    ))
 }
 
 /// Checks a workload: the Pod Security Standards at the configured level and

@@ -195,27 +195,28 @@ pub enum Check {
 }
 
 impl Check {
-    /// Every check, in PSA's documentation order.
+    /// Every check, in the order PSA registers them (by the name of the
+    /// file defining each), which is the order of reasons in its messages.
     pub const ALL: [Check; 19] = [
-        Self::HostNamespaces,
-        Self::Privileged,
+        Self::AllowPrivilegeEscalation,
+        Self::AppArmorProfile,
         Self::CapabilitiesBaseline,
+        Self::CapabilitiesRestricted,
+        Self::HostNamespaces,
         Self::HostPathVolumes,
         Self::HostPorts,
-        Self::AppArmorProfile,
-        Self::SeLinuxOptions,
-        Self::ProcMount,
-        Self::SeccompProfileBaseline,
-        Self::Sysctls,
-        Self::WindowsHostProcess,
         Self::HostProbesAndHostLifecycle,
+        Self::Privileged,
+        Self::ProcMount,
+        Self::ProcMountRestricted,
         Self::RestrictedVolumes,
-        Self::AllowPrivilegeEscalation,
         Self::RunAsNonRoot,
         Self::RunAsUser,
+        Self::SeLinuxOptions,
+        Self::SeccompProfileBaseline,
         Self::SeccompProfileRestricted,
-        Self::CapabilitiesRestricted,
-        Self::ProcMountRestricted,
+        Self::Sysctls,
+        Self::WindowsHostProcess,
     ];
 
     /// PSA's check ID.

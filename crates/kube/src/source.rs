@@ -360,9 +360,14 @@ fn describe_saphyr_error(error: &serde_saphyr::Error) -> String {
     let first = text.lines().next().unwrap_or("invalid YAML").trim();
     // serde-saphyr ends messages with " at line L, column C"; the position is
     // reported separately.
-    match first.rfind(" at line ") {
-        Some(cut) if first[cut..].contains("column") => first[..cut].to_owned(),
-        _ => first.to_owned(),
+    let message = match first.rfind(" at line ") {
+        Some(cut) if first[cut..].contains("column") => &first[..cut],
+        _ => first,
+    };
+    // Drop advice addressed to programmers using the library.
+    match message.find(", set DuplicateKeyPolicy") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message.to_owned(),
     }
 }
 

@@ -128,7 +128,7 @@ pub enum WorkloadError {
     #[error("{path}: {message}")]
     InvalidField { path: FieldPath, message: String },
     /// The object has no pod template where its kind keeps it.
-    #[error("{kind} has no pod template at {path}")]
+    #[error("{kind} has no pod spec at {path}")]
     MissingTemplate { kind: WorkloadKind, path: FieldPath },
 }
 
