@@ -5,4 +5,4 @@ mod admission;
 mod check;
 mod common;
 mod sbom;
-mod node;
+mod source;
