@@ -89,7 +89,7 @@ fn expected(
                     continue;
                 }
                 for (fixed, ids) in entry["pkg"]["secfixes"].as_object().into_iter().flatten() {
-                    if fixed == "0" || !apk::is_valid(fixed) {
+                    if fixed == "0" || !apk::is_valid_any(fixed) {
                         continue;
                     }
                     if apk::compare(version, fixed).expect("comparable") == Ordering::Less {

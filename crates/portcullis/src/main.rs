@@ -30,6 +30,10 @@ enum Command {
     Node(cmd::node::Args),
     /// List the packages of an image (table, JSON, CycloneDX 1.6, SPDX 2.3).
     Sbom(cmd::sbom::Args),
+    /// Scan an image for known vulnerabilities; the CI gate (exit 1 at --fail-on).
+    Scan(cmd::scan::Args),
+    /// The local vulnerability database: update, status, push, pull.
+    Db(cmd::db::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +45,8 @@ fn main() -> std::process::ExitCode {
         Command::Admission(args) => cmd::admission::run(args),
         Command::Node(args) => cmd::node::run(args),
         Command::Sbom(args) => cmd::sbom::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Db(args) => cmd::db::run(args),
     };
     match result {
         Ok(code) => code.into(),

@@ -72,7 +72,7 @@ fn convert(raw: RawSecdb) -> Result<Secdb, String> {
             let fixed = fixed.trim().to_string();
             // "0" marks CVEs that never affected Alpine's build: kept as an
             // empty range so the data says so, never matched.
-            if fixed != "0" && !apk::is_valid(&fixed) {
+            if fixed != "0" && !apk::is_valid_any(&fixed) {
                 skipped.push(format!("{package} {fixed}: not a valid apk version"));
                 continue;
             }

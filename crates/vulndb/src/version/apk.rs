@@ -214,15 +214,25 @@ fn compare_fuzzy(left: &str, right: &str, fuzzy: bool) -> Ordering {
     tb.token.cmp(&ta.token)
 }
 
-/// Compares two apk versions. apk itself compares invalid versions too (by
-/// their valid prefix); so does this, after rejecting empty strings.
+/// Compares two apk versions as apk-tools 3 does; when apk-tools 3 rejects
+/// one of them but apk-tools 2 (which installed Alpine up to 3.22) accepts
+/// both, as apk-tools 2 does. Versions neither accepts are compared by their
+/// valid prefix, as apk itself does; empty strings are refused.
 pub fn compare(left: &str, right: &str) -> Result<Ordering, VersionError> {
     for v in [left, right] {
         if v.is_empty() {
             return Err(VersionError::invalid("apk", v, "version string is empty"));
         }
     }
+    if !(is_valid(left) && is_valid(right)) && v2::is_valid(left) && v2::is_valid(right) {
+        return Ok(v2::compare(left, right));
+    }
     Ok(compare_fuzzy(left, right, false))
+}
+
+/// Whether apk-tools 3 or apk-tools 2 accepts `version`.
+pub fn is_valid_any(version: &str) -> bool {
+    is_valid(version) || v2::is_valid(version)
 }
 
 /// Evaluates `left OP right` for apk's dependency operators (`<`, `<=`, `=`,
@@ -248,4 +258,152 @@ pub fn satisfies(left: &str, op: &str, right: &str) -> Option<bool> {
         Ordering::Greater => 4,
     };
     Some((mask & bit != 0) != negate)
+}
+
+/// apk-tools 2 (Alpine up to 3.22), which still ordered versions apk-tools 3
+/// rejects, such as `6.6.2p1` (a digit right after a letter). Alpine's own
+/// secdb carries such versions, so they are compared the way the apk that
+/// installed them did.
+mod v2 {
+    use std::cmp::Ordering;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum T {
+        Invalid = -1,
+        DigitOrZero = 0,
+        Digit,
+        Letter,
+        Suffix,
+        SuffixNo,
+        RevisionNo,
+        End,
+    }
+
+    fn next_token(t: &mut T, s: &mut &[u8]) {
+        let mut n = T::Invalid;
+        match s.first() {
+            None | Some(0) => n = T::End,
+            Some(c) if (*t == T::Digit || *t == T::DigitOrZero) && c.is_ascii_lowercase() => {
+                n = T::Letter
+            }
+            Some(c) if *t == T::Letter && c.is_ascii_digit() => n = T::Digit,
+            Some(c) if *t == T::Suffix && c.is_ascii_digit() => n = T::SuffixNo,
+            Some(c) => {
+                match c {
+                    b'.' => n = T::DigitOrZero,
+                    b'_' => n = T::Suffix,
+                    b'-' => {
+                        if s.get(1) == Some(&b'r') {
+                            n = T::RevisionNo;
+                            *s = &s[1..];
+                        }
+                    }
+                    _ => {}
+                }
+                *s = s.get(1..).unwrap_or_default();
+            }
+        }
+        if n < *t
+            && !((n == T::DigitOrZero && *t == T::Digit)
+                || (n == T::Suffix && *t == T::SuffixNo)
+                || (n == T::Digit && *t == T::Letter))
+        {
+            n = T::Invalid;
+        }
+        *t = n;
+    }
+
+    fn get_token(t: &mut T, s: &mut &[u8]) -> i64 {
+        const PRE: [&[u8]; 4] = [b"alpha", b"beta", b"pre", b"rc"];
+        const POST: [&[u8]; 5] = [b"cvs", b"svn", b"git", b"hg", b"p"];
+        if s.is_empty() {
+            *t = T::End;
+            return 0;
+        }
+        let mut v: i64 = 0;
+        let mut i = 0usize;
+        let mut nt = T::Invalid;
+        let mut numeric = false;
+        match *t {
+            T::DigitOrZero if s[0] == b'0' => {
+                while i < s.len() && s[i] == b'0' {
+                    i += 1;
+                }
+                nt = T::Digit;
+                v = -(i as i64);
+            }
+            T::DigitOrZero | T::Digit | T::SuffixNo | T::RevisionNo => numeric = true,
+            T::Letter => {
+                v = i64::from(s[0]);
+                i = 1;
+            }
+            T::Suffix => {
+                if let Some(k) = PRE.iter().position(|p| s.starts_with(p)) {
+                    i = PRE[k].len();
+                    v = k as i64 - PRE.len() as i64;
+                } else if let Some(k) = POST.iter().position(|p| s.starts_with(p)) {
+                    i = POST[k].len();
+                    v = k as i64;
+                } else {
+                    *t = T::Invalid;
+                    return -1;
+                }
+            }
+            _ => {
+                *t = T::Invalid;
+                return -1;
+            }
+        }
+        if numeric {
+            while i < s.len() && s[i].is_ascii_digit() {
+                v = v.saturating_mul(10).saturating_add(i64::from(s[i] - b'0'));
+                i += 1;
+            }
+        }
+        *s = &s[i..];
+        if s.is_empty() {
+            *t = T::End;
+        } else if nt != T::Invalid {
+            *t = nt;
+        } else {
+            next_token(t, s);
+        }
+        v
+    }
+
+    /// Whether apk-tools 2 accepts the version.
+    pub fn is_valid(version: &str) -> bool {
+        let mut s = version.as_bytes();
+        let mut t = T::Digit;
+        while t != T::End && t != T::Invalid {
+            get_token(&mut t, &mut s);
+        }
+        t == T::End
+    }
+
+    pub fn compare(a: &str, b: &str) -> Ordering {
+        let (mut sa, mut sb) = (a.as_bytes(), b.as_bytes());
+        let (mut at, mut bt) = (T::Digit, T::Digit);
+        let (mut av, mut bv) = (0i64, 0i64);
+        while at == bt && at != T::End && at != T::Invalid && av == bv {
+            av = get_token(&mut at, &mut sa);
+            bv = get_token(&mut bt, &mut sb);
+        }
+        if av != bv {
+            return av.cmp(&bv);
+        }
+        if at == bt {
+            return Ordering::Equal;
+        }
+        let mut tt = at;
+        if at == T::Suffix && get_token(&mut tt, &mut sa) < 0 {
+            return Ordering::Less;
+        }
+        tt = bt;
+        if bt == T::Suffix && get_token(&mut tt, &mut sb) < 0 {
+            return Ordering::Greater;
+        }
+        // A later token type means the version ended earlier.
+        bt.cmp(&at)
+    }
 }

@@ -1,0 +1,221 @@
+//! `portcullis db update|status|push|pull`: the local vulnerability database.
+
+use std::path::PathBuf;
+
+use portcullis_vulndb::db::{self, Database, DbError, Metadata};
+use portcullis_vulndb::update::{self, UpdateError};
+
+use crate::exit::{Failure, NETWORK, OK, USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+    /// The database file (default: `$XDG_CACHE_HOME/portcullis/db/vulndb.bin`
+    /// or `~/.cache/portcullis/db/vulndb.bin`).
+    #[arg(long, value_name = "PATH", env = "PORTCULLIS_DB", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Fetch advisories and rebuild the database (atomically: an interrupted
+    /// update leaves the previous database in place).
+    Update(UpdateArgs),
+    /// Show the database's sources, dates, counts and age.
+    Status(StatusArgs),
+    /// Push the database to an OCI registry as an artifact.
+    Push(RefArgs),
+    /// Pull the database from an OCI registry.
+    Pull(RefArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// A source to read instead of the defaults (OSV exports): a URL, a file
+    /// (OSV JSON/YAML, zip archive, Alpine secdb, Debian tracker JSON, DSA
+    /// list) or a directory of them. Repeatable.
+    #[arg(long = "source", value_name = "URL|PATH")]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefArgs {
+    /// Registry reference, e.g. `registry.example.internal/portcullis/db:1`.
+    pub reference: String,
+}
+
+/// The database path from `--db` or the default cache location.
+pub fn database_path(db: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    db.or_else(db::default_path).ok_or_else(|| {
+        Failure::new(
+            USAGE,
+            anyhow::anyhow!(
+                "no cache directory (neither XDG_CACHE_HOME nor HOME is set): pass --db PATH"
+            ),
+        )
+    })
+}
+
+/// Maps a database error to its exit code: a missing or corrupt database is
+/// unusable input.
+pub fn db_failure(error: DbError) -> Failure {
+    Failure::new(USAGE, error)
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let path = database_path(args.db)?;
+    match args.command {
+        Command::Update(update_args) => {
+            let sources = if update_args.sources.is_empty() {
+                update::DEFAULT_SOURCES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                update_args.sources
+            };
+            let meta = update_database(&sources, &path)?;
+            eprintln!(
+                "updated {}: {} advisories, {} packages from {} source{}{}",
+                path.display(),
+                meta.advisories,
+                meta.packages,
+                meta.sources.len(),
+                if meta.sources.len() == 1 { "" } else { "s" },
+                skipped_note(&meta)
+            );
+            Ok(OK)
+        }
+        Command::Status(status_args) => {
+            let db = Database::open(&path).map_err(db_failure)?;
+            let text = match status_args.format {
+                StatusFormat::Json => status_json(&db),
+                StatusFormat::Table => status_table(&db),
+            };
+            crate::output::write(None, &text)?;
+            Ok(OK)
+        }
+        Command::Push(r) | Command::Pull(r) => Err(Failure::new(
+            USAGE,
+            anyhow::anyhow!(
+                "db push/pull {} is not implemented yet: copy the database file ({}) instead",
+                r.reference,
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Runs an update and maps its failure to an exit code (4 for the network).
+pub fn update_database(sources: &[String], path: &std::path::Path) -> Result<Metadata, Failure> {
+    // The build time follows SOURCE_DATE_EPOCH when set: a reproducible artifact.
+    update::update(sources, path, crate::output::document_timestamp()).map_err(|e: UpdateError| {
+        let code = if e.is_network() { NETWORK } else { USAGE };
+        Failure::new(
+            code,
+            anyhow::anyhow!("{e}; the previous database (if any) is unchanged"),
+        )
+    })
+}
+
+fn skipped_note(meta: &Metadata) -> String {
+    let skipped: u64 = meta.sources.iter().map(|s| s.skipped).sum();
+    if skipped == 0 {
+        String::new()
+    } else {
+        format!(" ({skipped} entries skipped; see `portcullis db status`)")
+    }
+}
+
+/// How old the database is, in seconds, from its build time.
+pub fn age_seconds(meta: &Metadata) -> Option<i64> {
+    let built =
+        time::OffsetDateTime::parse(&meta.built, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    Some((time::OffsetDateTime::now_utc() - built).whole_seconds())
+}
+
+fn human_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} seconds"),
+        s if s < 7200 => format!("{} minutes", s / 60),
+        s if s < 172_800 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn status_table(db: &Database) -> String {
+    let meta = db.metadata();
+    let mut out = format!(
+        "database: {}\nbuilt: {}{}\nadvisories: {} ({} withdrawn left out)\npackages: {}\naffected records: {}\necosystems: {}\n\n",
+        db.path().display(),
+        meta.built,
+        age_seconds(meta)
+            .map(|a| format!(" ({} ago)", human_age(a)))
+            .unwrap_or_default(),
+        meta.advisories,
+        meta.withdrawn,
+        meta.packages,
+        meta.affected,
+        meta.ecosystems.len()
+    );
+    let mut table = portcullis_report::table::Table::new([
+        "SOURCE",
+        "DOCUMENTS",
+        "ADVISORIES",
+        "SKIPPED",
+        "NEWEST",
+    ]);
+    for source in &meta.sources {
+        table.row([
+            source.location.clone(),
+            source.documents.to_string(),
+            source.advisories.to_string(),
+            source.skipped.to_string(),
+            source.newest_modified.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    out.push_str(&table.render());
+    for source in meta.sources.iter().filter(|s| s.skipped > 0) {
+        out.push_str(&format!(
+            "\nskipped in {} ({}):\n",
+            source.location, source.skipped
+        ));
+        for skip in source.skip_reasons.iter().take(10) {
+            out.push_str(&format!("  {}: {}\n", skip.location, skip.reason));
+        }
+        if source.skipped > 10 {
+            out.push_str(&format!(
+                "  … and {} more (see --format json)\n",
+                source.skipped - 10
+            ));
+        }
+    }
+    out
+}
+
+fn status_json(db: &Database) -> String {
+    let meta = db.metadata();
+    let value = serde_json::json!({
+        "path": db.path().display().to_string(),
+        "ageSeconds": age_seconds(meta),
+        "metadata": meta,
+    });
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
+    out.push('\n');
+    out
+}
