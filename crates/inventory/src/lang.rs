@@ -499,6 +499,30 @@ mod tests {
         );
     }
 
+    /// Both shapes Composer writes: a bare list (Composer 1) and
+    /// `{"packages": [...]}` (Composer 2); no fixture of either is shared.
+    #[test]
+    fn composer_installed_shapes() {
+        let location = Location {
+            layer: None,
+            path: "/app/vendor/composer/installed.json".into(),
+        };
+        let v1 = br#"[{"name":"monolog/monolog","version":"1.27.1","license":["MIT"]}]"#;
+        let v2 = br#"{"packages":[{"name":"guzzlehttp/psr7","version":"2.4.3","license":["MIT"]},{"name":"noslash","version":"1"}],"dev":true}"#;
+        let one = composer(v1, &location).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].purl, "pkg:composer/monolog/monolog@1.27.1");
+        assert_eq!(one[0].licenses, ["MIT"]);
+        let two = composer(v2, &location).unwrap();
+        assert_eq!(two.len(), 1);
+        assert_eq!(
+            (two[0].name.as_str(), two[0].version.as_str()),
+            ("guzzlehttp/psr7", "2.4.3")
+        );
+        assert!(composer(b"{}", &location).is_err());
+        assert!(composer(b"17", &location).is_err());
+    }
+
     #[test]
     fn ruby_and_npm_details() {
         let (name, version, licenses) = gemspec_fields(
