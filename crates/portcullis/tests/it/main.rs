@@ -5,4 +5,5 @@ mod admission;
 mod check;
 mod common;
 mod sbom;
+mod scan;
 mod source;

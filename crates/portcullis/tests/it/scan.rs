@@ -1,0 +1,568 @@
+//! `portcullis db` and `portcullis scan` end to end: a database built from
+//! the real feeds under `../shared/fixtures/vulndata/advisories`, the real
+//! fixture images, every output format, the gate's exit codes, ignore
+//! files, VEX, policy exceptions, and a corrupt, stale or interrupted
+//! database.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::common::{fixture, portcullis, tempdir};
+
+fn advisories(rel: &str) -> String {
+    fixture("vulndata/advisories")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn image(name: &str) -> String {
+    format!("oci:{}:{name}", fixture("images/oci").display())
+}
+
+/// One database for the whole test binary: PyPA (the fixture images carry
+/// Python packages), Alpine secdb and vunnel's Debian tracker sample.
+fn shared_db() -> &'static Path {
+    static DB: OnceLock<PathBuf> = OnceLock::new();
+    DB.get_or_init(|| {
+        let dir = tempdir().keep();
+        let path = dir.join("vulndb.bin");
+        portcullis()
+            .args(["db", "update", "--db"])
+            .arg(&path)
+            .args(["--source", &advisories("pypa-advisory-database")])
+            .args(["--source", &advisories("alpine-secdb/alpine/v3.20")])
+            .args([
+                "--source",
+                &fixture("vulndata/pkgdb-fixtures/vunnel-provider-fixtures/debian/test-fixtures/input/debian.json")
+                    .display()
+                    .to_string(),
+            ])
+            .assert()
+            .success();
+        path
+    })
+}
+
+fn cache_dir() -> &'static Path {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| tempdir().keep())
+}
+
+/// `portcullis scan` of debian12-full with the shared database and cache.
+fn scan(extra: &[&str]) -> assert_cmd::assert::Assert {
+    portcullis()
+        .args(["scan", &image("debian12-full"), "--quiet", "--db"])
+        .arg(shared_db())
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(extra)
+        .assert()
+}
+
+fn json_of(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&assert.get_output().stdout).expect("JSON output")
+}
+
+fn ids(findings: &serde_json::Value) -> Vec<String> {
+    findings
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn db_status_shows_sources_counts_and_skips() {
+    let out = portcullis()
+        .args(["db", "status", "--format", "json", "--db"])
+        .arg(shared_db())
+        .assert()
+        .success();
+    let status = json_of(&out);
+    let sources = status["metadata"]["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 3);
+    // Every one of PyPA's 2,661 OSV YAML files is read and loaded.
+    assert_eq!(sources[0]["documents"], 2661);
+    assert_eq!(
+        sources[0]["advisories"].as_u64().unwrap_or(0)
+            + sources[0]["skipped"].as_u64().unwrap_or(0),
+        2661
+    );
+    assert!(status["ageSeconds"].as_i64().is_some_and(|a| a < 3600));
+    let table = portcullis()
+        .args(["db", "status", "--db"])
+        .arg(shared_db())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
+    assert!(
+        text.contains("pypa-advisory-database") && text.contains("ADVISORIES"),
+        "{text}"
+    );
+}
+
+#[test]
+fn scan_finds_the_python_packages_known_vulnerabilities() {
+    let out = scan(&["--format", "json"]).success();
+    let report = json_of(&out);
+    let findings = &report["findings"];
+    let all = findings.as_array().expect("findings");
+    assert!(!all.is_empty());
+    // urllib3 1.26.4 (from the image's python3-urllib3) and CVE-2023-43804:
+    // the PyPA record says fixed in 1.26.17.
+    let urllib3 = all
+        .iter()
+        .find(|f| {
+            f["package"] == "urllib3"
+                && f["aliases"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "CVE-2023-43804"))
+        })
+        .expect("urllib3 CVE-2023-43804");
+    assert_eq!(urllib3["installed_version"], "1.26.4");
+    assert_eq!(urllib3["fixed_version"], "1.26.17");
+    assert_eq!(urllib3["severity"], "high");
+    assert!(
+        urllib3["location"]["layer"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("sha256:"))
+    );
+    // Independent check of every finding against its PyPA file: the
+    // installed version is listed there, and the id or an alias is the file's.
+    for f in all {
+        let id = f["id"].as_str().expect("id");
+        let package = f["package"].as_str().expect("package");
+        let file = fixture("vulndata/advisories/pypa-advisory-database/vulns")
+            .join(package)
+            .join(format!("{id}.yaml"));
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let version = f["installed_version"].as_str().expect("version");
+        let listed = [
+            format!("- {version}"),
+            format!("- \"{version}\""),
+            format!("- '{version}'"),
+        ];
+        assert!(
+            text.lines().any(|l| listed.contains(&l.trim().to_string())),
+            "{id}: {version} listed in {}",
+            file.display()
+        );
+        if let Some(fixed) = f["fixed_version"].as_str() {
+            assert!(
+                text.contains(&format!("fixed: {fixed}"))
+                    || text.contains(&format!("fixed: '{fixed}'"))
+                    || text.contains(&format!("fixed: \"{fixed}\"")),
+                "{id}: {fixed}"
+            );
+        }
+    }
+    // Deterministic: a second run prints the same bytes.
+    let again = scan(&["--format", "json"]).success();
+    assert_eq!(out.get_output().stdout, again.get_output().stdout);
+    // vunnel's tracker sample has bookworm records: Debian 12 is covered.
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(!stderr.contains("no advisories for Debian:12"), "{stderr}");
+}
+
+#[test]
+fn table_sarif_junit_and_cyclonedx() {
+    let json = json_of(&scan(&["--format", "json"]).success());
+    let n = json["findings"].as_array().expect("findings").len();
+    let table = scan(&[]).success();
+    let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
+    assert!(
+        text.starts_with("PACKAGE")
+            && text.contains("urllib3")
+            && text.contains(&format!("{n} vulnerabilities")),
+        "{text}"
+    );
+
+    let sarif = json_of(&scan(&["--format", "sarif"]).success());
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(n)
+    );
+    assert!(
+        sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+
+    let junit = scan(&["--format", "junit"]).success();
+    let xml = String::from_utf8_lossy(&junit.get_output().stdout).to_string();
+    assert!(
+        xml.contains("<testsuites") && xml.contains(&format!("failures=\"{n}\"")),
+        "{xml}"
+    );
+
+    let out = scan(&["--format", "cyclonedx"]).success();
+    let bom = json_of(&out);
+    assert_eq!(bom["specVersion"], "1.6");
+    let vulns = bom["vulnerabilities"].as_array().expect("vulnerabilities");
+    assert_eq!(vulns.len(), n);
+    let refs: Vec<&str> = bom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["bom-ref"].as_str())
+        .collect();
+    for v in vulns {
+        let target = v["affects"][0]["ref"].as_str().expect("ref");
+        assert!(refs.contains(&target), "{target} is a component");
+    }
+    let validator = cyclonedx_validator();
+    let errors: Vec<String> = validator
+        .iter_errors(&bom)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn fail_on_severity_sets_the_exit_code() {
+    scan(&["--fail-on", "high"]).code(1);
+    scan(&["--fail-on", "critical"]).code(0);
+    scan(&["--fail-on", "high", "--severity", "medium,low"]).code(0);
+    scan(&["--fail-on", "bogus"]).code(2);
+}
+
+#[test]
+fn severity_filter_and_ignore_unfixed() {
+    let report = json_of(&scan(&["--format", "json", "--severity", "high"]).success());
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty() && findings.iter().all(|f| f["severity"] == "high"));
+    assert!(report["filtered_out"].as_u64().is_some_and(|n| n > 0));
+    let report = json_of(&scan(&["--format", "json", "--ignore-unfixed"]).success());
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| !f["fixed_version"].is_null())
+    );
+}
+
+#[test]
+fn ignore_file_hides_with_reason_and_an_expired_entry_stops_hiding() {
+    let dir = tempdir();
+    let file = dir.path().join("ignore.yaml");
+    std::fs::write(
+        &file,
+        "ignore:\n  - id: CVE-2023-43804\n    package: urllib3\n    reason: cookies never cross origins here\n    expires: 2999-12-31\n  - id: CVE-2023-45803\n    reason: accepted for the 2019 release\n    expires: 2020-01-01\n",
+    )
+    .expect("write");
+    let out = scan(&[
+        "--format",
+        "json",
+        "--ignorefile",
+        file.to_str().expect("utf8"),
+    ])
+    .success();
+    let report = json_of(&out);
+    let suppressed = &report["suppressed"];
+    let hidden = suppressed
+        .as_array()
+        .expect("suppressed")
+        .iter()
+        .find(|f| f["package"] == "urllib3")
+        .expect("hidden urllib3");
+    assert_eq!(hidden["suppressed"]["kind"], "ignored");
+    assert_eq!(
+        hidden["suppressed"]["reason"],
+        "cookies never cross origins here"
+    );
+    assert!(
+        !ids(&report["findings"])
+            .iter()
+            .any(|id| id == "PYSEC-2023-192")
+    );
+    let expired = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| {
+            f["aliases"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "CVE-2023-45803"))
+        })
+        .expect("expired entry no longer hides");
+    assert!(
+        expired["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("expired on 2020-01-01"))
+    );
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(stderr.contains("expired on 2020-01-01"), "{stderr}");
+    // An entry without a reason is refused.
+    std::fs::write(&file, "CVE-2023-43804\n").expect("write");
+    scan(&["--ignorefile", file.to_str().expect("utf8")]).code(2);
+}
+
+#[test]
+fn openvex_not_affected_hides_and_the_statement_is_shown() {
+    let dir = tempdir();
+    let file = dir.path().join("app.vex.json");
+    std::fs::write(
+        &file,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/1", "author": "security@example.invalid",
+            "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-2024-3651"}, "products": [{"@id": "pkg:pypi/idna"}],
+                            "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
+                            "impact_statement": "idna.encode is never called on untrusted input"}]}"#,
+    )
+    .expect("write");
+    let report =
+        json_of(&scan(&["--format", "json", "--vex", file.to_str().expect("utf8")]).success());
+    let hidden = report["suppressed"]
+        .as_array()
+        .expect("suppressed")
+        .iter()
+        .find(|f| f["package"] == "idna")
+        .expect("idna hidden");
+    assert_eq!(hidden["suppressed"]["kind"], "vex");
+    assert_eq!(
+        hidden["suppressed"]["statement"]["impact_statement"],
+        "idna.encode is never called on untrusted input"
+    );
+    assert!(
+        !report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["package"] == "idna")
+    );
+}
+
+#[test]
+fn policy_vulnerabilities_section_gates() {
+    let dir = tempdir();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: high\n  ignoreUnfixed: true\n  exceptions:\n    - id: CVE-2023-43804\n      package: urllib3\n      expires: 2999-01-31\n      reason: accepted\n    - id: CVE-2024-3651\n      reason: accepted\n",
+    )
+    .expect("write");
+    // Both high findings are excepted: the gate passes.
+    let out = scan(&[
+        "--format",
+        "json",
+        "--policy",
+        policy.to_str().expect("utf8"),
+    ])
+    .code(0);
+    let report = json_of(&out);
+    assert!(
+        report["suppressed"]
+            .as_array()
+            .expect("suppressed")
+            .iter()
+            .any(|f| f["suppressed"]["kind"] == "policy-exception")
+    );
+    std::fs::write(
+        &policy,
+        "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: medium\n",
+    )
+    .expect("write");
+    scan(&["--policy", policy.to_str().expect("utf8")]).code(1);
+    // --fail-on wins over the policy.
+    scan(&[
+        "--policy",
+        policy.to_str().expect("utf8"),
+        "--fail-on",
+        "critical",
+    ])
+    .code(0);
+}
+
+#[test]
+fn corrupt_database_is_detected_and_the_message_says_how_to_rebuild() {
+    let dir = tempdir();
+    let path = dir.path().join("vulndb.bin");
+    let mut bytes = std::fs::read(shared_db()).expect("read");
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).expect("write");
+    let out = portcullis()
+        .args([
+            "scan",
+            &image("debian12-min"),
+            "--quiet",
+            "--offline",
+            "--db",
+        ])
+        .arg(&path)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stderr.contains("corrupt") && stderr.contains("portcullis db update"),
+        "{stderr}"
+    );
+    portcullis()
+        .args(["db", "status", "--db"])
+        .arg(&path)
+        .assert()
+        .code(2);
+    let missing = portcullis()
+        .args([
+            "scan",
+            &image("debian12-min"),
+            "--quiet",
+            "--offline",
+            "--db",
+        ])
+        .arg(dir.path().join("none.bin"))
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&missing.get_output().stderr).contains("portcullis db update"));
+}
+
+#[test]
+fn a_killed_update_leaves_the_previous_database_intact() {
+    let dir = tempdir();
+    let path = dir.path().join("vulndb.bin");
+    std::fs::copy(shared_db(), &path).expect("copy");
+    let before = std::fs::read(&path).expect("read");
+    for delay_ms in [50u64, 400, 1200] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("portcullis"))
+            .args(["db", "update", "--db"])
+            .arg(&path)
+            .args([
+                "--source",
+                &advisories("almalinux-osv-database"),
+                "--source",
+                &advisories("golang-vulndb"),
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().expect("wait");
+        let now = std::fs::read(&path).expect("read");
+        if status.success() {
+            // The update won the race: the new database is whole.
+            assert_ne!(now, before);
+            portcullis()
+                .args(["db", "status", "--db"])
+                .arg(&path)
+                .assert()
+                .success();
+            return;
+        }
+        assert_eq!(
+            now, before,
+            "killed after {delay_ms} ms: previous database untouched"
+        );
+        portcullis()
+            .args(["db", "status", "--db"])
+            .arg(&path)
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn a_corrupt_archive_fails_the_update_with_a_clear_message() {
+    let dir = tempdir();
+    let path = dir.path().join("vulndb.bin");
+    std::fs::copy(shared_db(), &path).expect("copy");
+    let before = std::fs::read(&path).expect("read");
+    let zip = dir.path().join("all.zip");
+    // A zip's local header followed by garbage: what a cut download looks like.
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend(std::iter::repeat_n(0x5a, 200));
+    std::fs::write(&zip, bytes).expect("write");
+    let out = portcullis()
+        .args(["db", "update", "--db"])
+        .arg(&path)
+        .arg("--source")
+        .arg(&zip)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stderr.contains("corrupt or truncated archive") && stderr.contains("unchanged"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn stale_database_warns() {
+    let dir = tempdir();
+    let path = dir.path().join("vulndb.bin");
+    portcullis()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["db", "update", "--db"])
+        .arg(&path)
+        .args(["--source", &advisories("alpine-secdb/alpine/v3.20")])
+        .assert()
+        .success();
+    let out = portcullis()
+        .args([
+            "scan",
+            &image("debian12-min"),
+            "--quiet",
+            "--offline",
+            "--db",
+        ])
+        .arg(&path)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stderr.contains("day(s) old") && stderr.contains("portcullis db update"),
+        "{stderr}"
+    );
+    // Ecosystems without data are named, not silently skipped.
+    assert!(stderr.contains("no advisories for Debian:12"), "{stderr}");
+}
+
+/// The CycloneDX 1.6 schema with its two references served from the fixtures.
+struct FixtureSchemas(std::collections::HashMap<String, serde_json::Value>);
+
+impl jsonschema::Retrieve for FixtureSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        self.0
+            .get(uri.as_str())
+            .cloned()
+            .ok_or_else(|| format!("schema {uri} is not among the fixtures").into())
+    }
+}
+
+fn cyclonedx_validator() -> jsonschema::Validator {
+    let dir = fixture("schemas/cyclonedx");
+    let load = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("schema"))
+            .expect("schema JSON")
+    };
+    let schemas = FixtureSchemas(
+        [
+            (
+                "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
+                load("spdx.SNAPSHOT.schema.json"),
+            ),
+            (
+                "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
+                load("jsf-0.82.SNAPSHOT.schema.json"),
+            ),
+        ]
+        .into_iter()
+        .map(|(uri, schema)| (uri.to_string(), schema))
+        .collect(),
+    );
+    jsonschema::options()
+        .with_retriever(schemas)
+        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
+        .expect("schema compiles")
+}
