@@ -477,6 +477,12 @@ impl sshd::ConfigFiles for RootFiles<'_> {
     }
 
     fn glob(&self, pattern: &str) -> Vec<String> {
-        self.0.glob(pattern)
+        // A plain path is read as is, so a loop or an unreadable file is
+        // reported by `read` instead of vanishing like a non-match.
+        if pattern.split('/').any(crate::glob::has_wildcard) {
+            self.0.glob(pattern)
+        } else {
+            vec![pattern.to_string()]
+        }
     }
 }

@@ -7,3 +7,4 @@ mod common;
 mod sbom;
 mod scan;
 mod source;
+mod node;
