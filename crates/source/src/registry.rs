@@ -88,13 +88,16 @@ impl RegistryClient {
                 reason,
             };
             let pem = std::fs::read(ca_file).map_err(|e| config_err(e.to_string()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config_err(e.to_string()))?;
+            let certificates = crate::tls::parse_pem_bundle(&pem).map_err(config_err)?;
             if certificates.is_empty() {
                 return Err(config_err("no PEM certificate in file".into()));
             }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
+            if !options.insecure {
+                // Our own verifier: it also accepts the CA file's self-signed
+                // certificates as server certificates (see `tls`).
+                builder = builder.use_preconfigured_tls(
+                    crate::tls::client_config(certificates).map_err(config_err)?,
+                );
             }
         }
         let http = builder.build().map_err(|e| SourceError::Config {
