@@ -83,8 +83,9 @@ fn registry_policy() -> AdmissionSettings {
 
 async fn decide(admission: &Admission, endpoint: Endpoint, body: &[u8]) -> AdmissionResponse {
     let request = parse_review(body).expect("valid review");
-    let reviewed = admission.decide(endpoint, &request).await;
-    assert_eq!(reviewed.response.uid, request.uid, "uid echoed");
+    let uid = request.uid.clone();
+    let reviewed = admission.decide(endpoint, request).await;
+    assert_eq!(reviewed.response.uid, uid, "uid echoed");
     reviewed.response
 }
 

@@ -100,11 +100,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Reviewer: Send + Sync + 'static {
     /// Judges `request` for `endpoint` and returns the response to send
     /// (whose `uid` must be the request's).
-    fn review<'a>(
-        &'a self,
-        endpoint: Endpoint,
-        request: &'a AdmissionRequest,
-    ) -> BoxFuture<'a, Reviewed>;
+    fn review(&self, endpoint: Endpoint, request: AdmissionRequest) -> BoxFuture<'_, Reviewed>;
 }
 
 /// A response with the label it is counted under.
@@ -425,31 +421,26 @@ async fn review(state: Arc<AppState>, endpoint: Endpoint, request: Request) -> R
             );
         }
     };
-    let reviewed = match tokio::time::timeout_at(
-        deadline,
-        state.reviewer.review(endpoint, &admission),
-    )
-    .await
-    {
-        Ok(reviewed) => reviewed,
-        Err(_) => {
-            return refuse(
-                &state,
-                StatusCode::GATEWAY_TIMEOUT,
-                "decision_timeout",
-                format!(
-                    "no decision for request {} within {:?}",
-                    admission.uid, state.request_timeout
-                ),
-            );
-        }
-    };
-    state.metrics.request(
-        endpoint,
-        &admission.kind.kind,
-        reviewed.decision,
-        started.elapsed(),
-    );
+    let uid = admission.uid.clone();
+    let kind = admission.kind.kind.clone();
+    let reviewed =
+        match tokio::time::timeout_at(deadline, state.reviewer.review(endpoint, admission)).await {
+            Ok(reviewed) => reviewed,
+            Err(_) => {
+                return refuse(
+                    &state,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "decision_timeout",
+                    format!(
+                        "no decision for request {uid} within {:?}",
+                        state.request_timeout
+                    ),
+                );
+            }
+        };
+    state
+        .metrics
+        .request(endpoint, &kind, reviewed.decision, started.elapsed());
     let mut response = reviewed.response.to_review_json().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -18,11 +18,7 @@ use crate::certs::GeneratedCerts;
 struct AllowAll;
 
 impl Reviewer for AllowAll {
-    fn review<'a>(
-        &'a self,
-        _endpoint: Endpoint,
-        request: &'a AdmissionRequest,
-    ) -> BoxFuture<'a, Reviewed> {
+    fn review(&self, _endpoint: Endpoint, request: AdmissionRequest) -> BoxFuture<'_, Reviewed> {
         Box::pin(async move {
             Reviewed {
                 response: AdmissionResponse::allow(&request.uid),

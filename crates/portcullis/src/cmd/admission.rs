@@ -15,7 +15,16 @@ use portcullis_admission::metrics::Metrics;
 use portcullis_admission::server::{Server, ServerSettings, shutdown_signal};
 use portcullis_policy::Policy;
 
+use portcullis_admission::verdicts::{
+    CacheSettings, ImageVerdict, ImageVerdicts, VerdictCache, VerdictError,
+};
+use portcullis_matcher::suppress::{self, Filters, IgnoreRule, SuppressionKind};
+use portcullis_vulndb::db::Database;
+use portcullis_vulndb::model::Level;
+
+use crate::cmd::db::{database_path, db_failure};
 use crate::exit::{self, Failure};
+use crate::pipeline::{self, ImageArgs};
 
 /// Arguments of `portcullis admission`.
 #[derive(Debug, clap::Args)]
@@ -82,6 +91,21 @@ struct ServeArgs {
     /// Log format (level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value = "json")]
     log_format: LogFormat,
+    /// Do not scan images: decide on pod security, hardening and registry
+    /// rules only.
+    #[arg(long)]
+    no_scan: bool,
+    /// The vulnerability database file (`portcullis db update`; default: the cache directory).
+    #[arg(long, value_name = "PATH", env = "PORTCULLIS_DB")]
+    db: Option<PathBuf>,
+    /// Image scans running at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    max_concurrent_scans: usize,
+    /// How long an image verdict is trusted before the image is scanned again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 6 * 3600)]
+    verdict_ttl_seconds: u64,
+    #[command(flatten)]
+    image_args: ImageArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,10 +198,25 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     // Scans must leave time for the answer to reach the API server.
     let admission_settings =
         AdmissionSettings::from_policy(&policy, request_timeout - Duration::from_secs(1));
-    // Vulnerability verdicts are not wired in yet: images are judged by the
-    // registry and digest rules of the policy only.
-    let admission = Arc::new(Admission::new(admission_settings, None, None));
     let metrics = Arc::new(Metrics::default());
+    let verdicts = if args.no_scan {
+        None
+    } else {
+        let db_path = database_path(args.db.clone())?;
+        let db = Database::open(&db_path).map_err(db_failure)?;
+        let source = ScanVerdicts::new(&policy, db, args.image_args.clone());
+        let cache_settings = CacheSettings {
+            verdict_ttl: Duration::from_secs(args.verdict_ttl_seconds),
+            max_concurrent_scans: args.max_concurrent_scans.max(1),
+            ..CacheSettings::default()
+        };
+        Some(Arc::new(VerdictCache::new(
+            Arc::new(source),
+            &cache_settings,
+            Arc::clone(&metrics),
+        )))
+    };
+    let admission = Arc::new(Admission::new(admission_settings, verdicts, None));
 
     let dispatch = log_dispatch(args.log_format);
     let _main_thread_logs = tracing::dispatcher::set_default(&dispatch);
@@ -308,4 +347,172 @@ fn write_certs(args: CertsArgs) -> Result<u8, Failure> {
         println!("{}", path.display());
     }
     Ok(exit::OK)
+}
+
+/// Image verdicts from the shared scan pipeline: tags resolved through the
+/// registry, the image inventoried (blobs cached by digest), matched against
+/// the local database, and judged by the policy's `vulnerabilities` section
+/// as `portcullis scan --policy` judges it.
+struct ScanVerdicts {
+    db: Database,
+    image_args: ImageArgs,
+    fail_on: Option<Level>,
+    ignore_unfixed: bool,
+    exceptions: Vec<IgnoreRule>,
+}
+
+/// Most below-threshold findings listed as warnings per image.
+const MAX_WARNINGS: usize = 5;
+
+impl ScanVerdicts {
+    fn new(policy: &Policy, db: Database, mut image_args: ImageArgs) -> Self {
+        // A server has no terminal to draw progress on.
+        image_args.quiet = true;
+        let vulns = &policy.vulnerabilities;
+        Self {
+            db,
+            image_args,
+            fail_on: match vulns.fail_on {
+                portcullis_policy::FailOn::Critical => Some(Level::Critical),
+                portcullis_policy::FailOn::High => Some(Level::High),
+                portcullis_policy::FailOn::Medium => Some(Level::Medium),
+                portcullis_policy::FailOn::Low => Some(Level::Low),
+                portcullis_policy::FailOn::None => None,
+            },
+            ignore_unfixed: vulns.ignore_unfixed,
+            exceptions: vulns
+                .exceptions
+                .iter()
+                .map(|e| IgnoreRule {
+                    id: e.id.clone(),
+                    package: e.package.clone(),
+                    reason: e.reason.clone(),
+                    expires: e.expires,
+                    kind: SuppressionKind::PolicyException,
+                    origin: policy.source.clone().unwrap_or_else(|| "policy".into()),
+                })
+                .collect(),
+        }
+    }
+
+    fn source_options(&self) -> portcullis_source::SourceOptions {
+        portcullis_source::SourceOptions {
+            cache_dir: self
+                .image_args
+                .cache_dir
+                .clone()
+                .or_else(portcullis_source::default_cache_dir),
+            platform: self
+                .image_args
+                .platform
+                .as_deref()
+                .and_then(|p| portcullis_source::Platform::parse(p).ok()),
+            insecure: self.image_args.insecure,
+            ca_file: self.image_args.ca_file.clone(),
+            credentials: match (&self.image_args.username, &self.image_args.password) {
+                (Some(username), Some(password)) => Some(portcullis_source::Credentials {
+                    username: username.clone(),
+                    password: password.clone(),
+                }),
+                _ => None,
+            },
+            docker_config: None,
+            progress: None,
+        }
+    }
+}
+
+impl ImageVerdicts for ScanVerdicts {
+    fn resolve_digest(&self, image: &str) -> Result<String, VerdictError> {
+        let failed = |reason: String| VerdictError::Resolve {
+            image: image.to_owned(),
+            reason,
+        };
+        let reference =
+            portcullis_source::ImageRef::parse(image).map_err(|e| failed(e.to_string()))?;
+        match portcullis_source::open(&reference, &self.source_options())
+            .map_err(|e| failed(e.to_string()))?
+        {
+            portcullis_source::Opened::Image(opened) => opened
+                .manifest_digest
+                .map(|digest| digest.to_string())
+                .ok_or_else(|| failed("the image has no manifest digest".into())),
+            portcullis_source::Opened::Rootfs(_) => {
+                Err(failed("a root filesystem has no digest".into()))
+            }
+        }
+    }
+
+    fn judge(&self, image: &str, digest: &str) -> Result<ImageVerdict, VerdictError> {
+        let failed = |reason: String| VerdictError::Scan {
+            image: image.to_owned(),
+            reason,
+        };
+        // Scan exactly what was resolved: a registry image by its digest.
+        let scanned_ref = match portcullis_source::ImageRef::parse(image)
+            .map_err(|e| failed(e.to_string()))?
+        {
+            portcullis_source::ImageRef::Registry(mut registry) => {
+                registry.tag = None;
+                registry.digest = Some(portcullis_source::Digest::parse(digest).map_err(failed)?);
+                registry.to_string()
+            }
+            _ => image.to_owned(),
+        };
+        let scanned = pipeline::inventory(&scanned_ref, &self.image_args)
+            .map_err(|f| failed(format!("{:#}", f.error)))?;
+        let report = portcullis_matcher::match_inventory(&scanned.inventory, &self.db)
+            .map_err(|e| failed(e.to_string()))?;
+        let filters = Filters {
+            ignore_unfixed: self.ignore_unfixed,
+            severities: None,
+            rules: self.exceptions.clone(),
+            vex: Vec::new(),
+            today: time::OffsetDateTime::now_utc().date(),
+        };
+        let filtered = suppress::apply(report.findings, &filters);
+        let mut denials = Vec::new();
+        let mut below = Vec::new();
+        for finding in &filtered.findings {
+            let line = format!(
+                "{} {} in {} {}{}",
+                finding.id,
+                finding.severity.as_str(),
+                finding.package,
+                finding.installed_version,
+                finding
+                    .fixed_version
+                    .as_deref()
+                    .map(|v| format!(", fixed in {v}"))
+                    .unwrap_or_else(|| ", no fix yet".into())
+            );
+            if self
+                .fail_on
+                .is_some_and(|threshold| finding.severity >= threshold)
+            {
+                denials.push(line);
+            } else {
+                below.push(line);
+            }
+        }
+        let mut warnings: Vec<String> = below.iter().take(MAX_WARNINGS).cloned().collect();
+        if below.len() > MAX_WARNINGS {
+            warnings.push(format!(
+                "{} more findings below the policy's failOn",
+                below.len() - MAX_WARNINGS
+            ));
+        }
+        tracing::info!(
+            image,
+            digest,
+            denials = denials.len(),
+            findings = filtered.findings.len(),
+            "image judged"
+        );
+        Ok(ImageVerdict {
+            digest: digest.to_owned(),
+            denials,
+            warnings,
+        })
+    }
 }
