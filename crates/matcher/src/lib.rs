@@ -34,6 +34,10 @@ pub struct Finding {
     /// OSV ecosystem the advisory came from (`Debian:12`, `PyPI`…).
     pub ecosystem: String,
     pub installed_version: String,
+    /// The version compared with the advisory when it differs from the
+    /// installed one (Debian's source version, without a binNMU suffix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory_version: Option<String>,
     /// The first version that fixes it; `None`: no fix available.
     pub fixed_version: Option<String>,
     pub severity: Level,
@@ -201,6 +205,7 @@ fn match_package(
             advisory_package: (target.name != package.name).then(|| target.name.clone()),
             ecosystem: ecosystem.clone(),
             installed_version: package.version.clone(),
+            advisory_version: (target.version != package.version).then(|| target.version.clone()),
             fixed_version: fixed,
             severity: severity.as_ref().map_or(Level::Unknown, |s| s.level),
             score: severity.as_ref().and_then(|s| s.score),

@@ -458,6 +458,7 @@ mod tests {
             advisory_package: None,
             ecosystem: "Debian:12".into(),
             installed_version: "3.0.11-1~deb12u2".into(),
+            advisory_version: None,
             fixed_version: fixed.map(str::to_string),
             severity: level,
             score: None,

@@ -316,3 +316,35 @@ fn pypa_osv_yaml_loads_completely() {
         .any(|v| v.ends_with(".10"));
     assert!(any_versions);
 }
+
+#[test]
+fn debian_oval_bookworm_loads_every_definition() {
+    let batch = load(&fixtures().join("advisories/debian-oval/oval-definitions-bookworm.xml.bz2"));
+    assert_eq!(batch.documents, 1);
+    // README: 25,932 definitions, one per CVE (or DSA) and package; merged by id.
+    let records: usize = batch.advisories.iter().map(|a| a.affected.len()).sum();
+    assert_eq!(
+        records + batch.skipped.len(),
+        25_932,
+        "skipped: {:?}",
+        batch.skipped.iter().take(5).collect::<Vec<_>>()
+    );
+    assert!(
+        batch
+            .advisories
+            .iter()
+            .all(|a| a.affected.iter().all(|af| af.ecosystem == "Debian:12"))
+    );
+}
+
+#[test]
+fn rpm_oval_is_skipped_with_a_reason() {
+    let batch = load(&fixtures().join("advisories/rocky-oval"));
+    assert!(batch.advisories.is_empty());
+    assert!(
+        batch
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("only Debian OVAL is read"))
+    );
+}

@@ -6,6 +6,7 @@
 pub mod alpine;
 pub mod debian;
 pub mod osv;
+pub mod oval;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ fn walk(path: &Path, depth: usize, batch: &mut Batch) -> Result<(), IngestError>
 fn is_candidate(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     let file = lower.rsplit('/').next().unwrap_or(&lower);
-    [".json", ".yaml", ".yml", ".zip"]
+    [".json", ".yaml", ".yml", ".zip", ".xml", ".xml.bz2"]
         .iter()
         .any(|ext| file.ends_with(ext))
         || file.ends_with("_list")
@@ -147,6 +148,30 @@ fn read_document(name: &str, bytes: &[u8], batch: &mut Batch) -> Result<(), Inge
         return read_zip(name, bytes, batch);
     }
     let lower = name.to_ascii_lowercase();
+    if bytes.starts_with(b"BZh") || lower.ends_with(".bz2") {
+        let inflated = decompress_bzip2(name, bytes)?;
+        let inner = name.strip_suffix(".bz2").unwrap_or(name);
+        return read_document(inner, &inflated, batch);
+    }
+    if lower.ends_with(".xml") {
+        let text = String::from_utf8_lossy(bytes);
+        if oval::looks_like(&text) {
+            batch.documents += 1;
+            let (advisories, skipped) = oval::from_text(&text);
+            if advisories.is_empty() {
+                batch.skip(name, "OVAL document without Debian (`DPKG is earlier than`) definitions: only Debian OVAL is read");
+            }
+            batch.advisories.extend(advisories);
+            // Per-definition skips of non-Debian OVAL would be thousands of
+            // lines: count them, keep a few reasons.
+            for reason in skipped {
+                batch.skip(name, reason);
+            }
+        } else {
+            batch.ignored.push(name.to_string());
+        }
+        return Ok(());
+    }
     if lower.ends_with(".yaml") || lower.ends_with(".yml") {
         batch.documents += 1;
         let Ok(text) = std::str::from_utf8(bytes) else {
@@ -214,6 +239,25 @@ fn read_document(name: &str, bytes: &[u8], batch: &mut Batch) -> Result<(), Inge
     }
     batch.ignored.push(name.to_string());
     Ok(())
+}
+
+/// Inflates a bzip2 stream, refusing more than [`MAX_DOCUMENT_BYTES`].
+fn decompress_bzip2(name: &str, bytes: &[u8]) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
+    bzip2::read::BzDecoder::new(bytes)
+        .take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Archive {
+            name: name.to_string(),
+            message: format!("bzip2: {e}"),
+        })?;
+    if out.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(IngestError::TooLarge {
+            name: name.to_string(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(out)
 }
 
 fn add_secdb(name: &str, secdb: alpine::Secdb, batch: &mut Batch) {

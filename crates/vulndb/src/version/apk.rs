@@ -292,11 +292,9 @@ mod v2 {
                 match c {
                     b'.' => n = T::DigitOrZero,
                     b'_' => n = T::Suffix,
-                    b'-' => {
-                        if s.get(1) == Some(&b'r') {
-                            n = T::RevisionNo;
-                            *s = &s[1..];
-                        }
+                    b'-' if s.get(1) == Some(&b'r') => {
+                        n = T::RevisionNo;
+                        *s = &s[1..];
                     }
                     _ => {}
                 }
