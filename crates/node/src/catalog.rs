@@ -586,6 +586,9 @@ impl Validator<'_> {
             .ok_or_else(|| self.fail(&id, "`test` is required for a new check"))?;
         let test = self.test(&id, raw_test, 0)?;
         if let Some(condition) = &raw.applies_if {
+            if condition.components.is_empty() && condition.exists.is_empty() {
+                return Err(self.fail(&id, "`applies_if` needs components or exists"));
+            }
             for component in &condition.components {
                 self.component(&id, component)?;
             }

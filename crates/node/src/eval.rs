@@ -657,12 +657,15 @@ enum Targets {
 
 fn file_targets(node: &Node<'_>, target: &FileTarget) -> Targets {
     let mut looked = Vec::new();
+    // Without the component, its default paths may still hold the file
+    // (kube-bench checks a proxy kubeconfig that exists whoever uses it).
+    let mut absent = None;
     if let Some(from) = &target.from {
         match node.setting(from) {
             SettingValue::Found { values, .. } => {
                 return Targets::Files(values.iter().map(|v| absolute(v)).collect());
             }
-            SettingValue::ComponentAbsent(why) => return Targets::NotApplicable(why),
+            SettingValue::ComponentAbsent(why) => absent = Some(why),
             SettingValue::Error(message) => return Targets::Error(message),
             SettingValue::Missing { looked: l } => looked.extend(l),
         }
@@ -717,7 +720,10 @@ fn file_targets(node: &Node<'_>, target: &FileTarget) -> Targets {
         files = under;
     }
     if files.is_empty() {
-        Targets::Missing(looked)
+        match absent {
+            Some(why) => Targets::NotApplicable(why),
+            None => Targets::Missing(looked),
+        }
     } else {
         if !target.each && !target.recursive {
             files.truncate(1);

@@ -241,6 +241,8 @@ fn weak_node_fails_where_it_is_weak() {
             ("k8s-4.2.11", Status::Warn),
             ("k8s-4.2.12", Status::Warn),
             ("k8s-4.1.1", Status::Fail),
+            ("k8s-4.1.3", Status::Warn),
+            ("k8s-4.1.4", Status::Pass),
             ("k8s-4.1.5", Status::Fail),
             ("k8s-4.1.9", Status::Fail),
             ("kernel-sysctl-vm-overcommit-memory", Status::Fail),

@@ -66,8 +66,20 @@ fn this_machine_gives_a_sensible_report() {
     assert_eq!(report["root"], "/");
     let results = report["results"].as_array().unwrap();
     assert!(results.len() > 80);
-    let errors: Vec<&serde_json::Value> =
-        results.iter().filter(|r| r["status"] == "error").collect();
+    // Unprivileged, some kernel files (AppArmor's profile list) are
+    // unreadable: an honest per-check error. As root there are none.
+    use std::os::unix::fs::MetadataExt as _;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let errors: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["status"] == "error")
+        .filter(|r| {
+            root || !r["found"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Permission denied")
+        })
+        .collect();
     assert!(errors.is_empty(), "errors on this machine: {errors:#?}");
     let kubelet_present = report["components"]
         .as_array()
