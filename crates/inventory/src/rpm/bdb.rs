@@ -150,6 +150,10 @@ pub fn read_blobs(data: &[u8]) -> Result<Vec<Vec<u8>>, ParseError> {
     reader.last_page = last_page;
 
     let mut blobs = Vec::new();
+    // In a real database each overflow page belongs to one value, so the
+    // values never add up to more than the file. A hostile one could point
+    // many items at one long chain; this bound keeps memory proportional.
+    let mut total = 0usize;
     for number in 1..=last_page {
         let page = reader.page(number)?;
         if !matches!(page.get(25), Some(&P_HASH | &P_HASH_UNSORTED)) {
@@ -176,6 +180,14 @@ pub fn read_blobs(data: &[u8]) -> Result<Vec<Vec<u8>>, ParseError> {
                     "off-page item runs past the page",
                 ));
             };
+            total = total.saturating_add(length as usize);
+            if total > data.len() {
+                return Err(ParseError::binary(
+                    "Berkeley DB hash page",
+                    number,
+                    "values add up to more than the file",
+                ));
+            }
             blobs.push(reader.overflow(first as usize, length as usize)?);
         }
     }

@@ -43,6 +43,9 @@ pub fn read_blobs(data: &[u8]) -> Result<Vec<Vec<u8>>, ParseError> {
         return Err(bad(12, "slot pages run past the end of the file".into()));
     }
     let mut blobs = Vec::new();
+    // Slots of a real database never share blocks; bounding the total by the
+    // file size stops hostile overlapping slots from multiplying memory.
+    let mut total = 0usize;
     // The first two slot-sized records are the database header.
     for at in (2 * SLOT_SIZE..slots_end).step_by(SLOT_SIZE) {
         let field = |n: usize| le32(data, at + 4 * n).unwrap_or(0);
@@ -53,6 +56,10 @@ pub fn read_blobs(data: &[u8]) -> Result<Vec<Vec<u8>>, ParseError> {
             (field(1), field(2) as usize, field(3) as usize);
         if package_index == 0 {
             continue; // a free slot
+        }
+        total = total.saturating_add(block_count.saturating_mul(BLOCK_SIZE));
+        if total > data.len() {
+            return Err(bad(at, "slots add up to more than the file".into()));
         }
         blobs.push(read_blob(data, package_index, block_offset, block_count)?);
     }
