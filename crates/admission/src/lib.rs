@@ -17,6 +17,7 @@ pub mod certs;
 pub mod decide;
 pub mod manifests;
 pub mod metrics;
+pub mod namespaces;
 pub mod review;
 pub mod server;
 pub mod tls;

@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 use portcullis_admission::certs;
-use portcullis_admission::decide::{Admission, AdmissionSettings};
+use portcullis_admission::decide::{Admission, AdmissionSettings, NamespaceLevels};
 use portcullis_admission::manifests::{self, ManifestOptions};
 use portcullis_admission::metrics::Metrics;
+use portcullis_admission::namespaces::{ApiServer, NamespaceLabelCache, spawn_watcher};
 use portcullis_admission::server::{Server, ServerSettings, shutdown_signal};
 use portcullis_policy::Policy;
 
@@ -104,6 +105,10 @@ struct ServeArgs {
     /// How long an image verdict is trusted before the image is scanned again.
     #[arg(long, value_name = "SECONDS", default_value_t = 6 * 3600)]
     verdict_ttl_seconds: u64,
+    /// Do not read the `pod-security.kubernetes.io/enforce` labels of
+    /// Namespaces (read, inside a cluster, through a list-and-watch).
+    #[arg(long)]
+    no_namespace_labels: bool,
     #[command(flatten)]
     image_args: ImageArgs,
 }
@@ -216,7 +221,20 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
             Arc::clone(&metrics),
         )))
     };
-    let admission = Arc::new(Admission::new(admission_settings, verdicts, None));
+    let namespaces: Option<Arc<dyn NamespaceLevels>> = match ApiServer::in_cluster() {
+        Some(api) if !args.no_namespace_labels => {
+            let cache = Arc::new(NamespaceLabelCache::default());
+            spawn_watcher(api, Arc::clone(&cache)).map_err(|e| {
+                Failure::new(
+                    exit::USAGE,
+                    anyhow::Error::new(e).context("cannot start the namespace watch"),
+                )
+            })?;
+            Some(cache)
+        }
+        _ => None,
+    };
+    let admission = Arc::new(Admission::new(admission_settings, verdicts, namespaces));
 
     let dispatch = log_dispatch(args.log_format);
     let _main_thread_logs = tracing::dispatcher::set_default(&dispatch);
