@@ -10,10 +10,10 @@
 //! Analyzers:
 //! - OS release: `/etc/os-release`, `/usr/lib/os-release`, then
 //!   `/etc/debian_version`, `/etc/alpine-release`, `/etc/redhat-release`…
-//! - [`dpkg`](crate::dpkg): `/var/lib/dpkg/status`, distroless `status.d/`, licences from
+//! - dpkg, module [`dpkg`]: `/var/lib/dpkg/status`, distroless `status.d/`, licences from
 //!   `/usr/share/doc/<package>/copyright`.
-//! - [`apk`](crate::apk): `/lib/apk/db/installed`.
-//! - [`rpm`](crate::rpm): sqlite, Berkeley DB and ndb databases, read by hand.
+//! - apk, module [`apk`]: `/lib/apk/db/installed`.
+//! - rpm, module [`rpm`]: sqlite, Berkeley DB and ndb databases, read by hand.
 //! - Language ecosystems (installed state): Python, npm, RubyGems, Composer.
 //!
 //! A corrupt OS package database fails the whole inventory
