@@ -1,7 +1,7 @@
 pub mod admission;
 pub mod check;
+pub mod db;
 pub mod node;
 pub mod policy;
-pub mod db;
 pub mod sbom;
 pub mod scan;
