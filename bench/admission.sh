@@ -6,6 +6,7 @@
 #
 #   bench/admission.sh [SECONDS_PER_LEVEL] [CONNECTIONS...]   (default 15 s; 16 64 256)
 #   BIN=path/to/portcullis bench/admission.sh ...             (skip the release build)
+#   NICE=-10 bench/admission.sh ...   (as root: server and wrk ahead of other work on a shared machine)
 #
 # Two runs:
 #  1. pod security + hardening + registry rules only (`--no-scan`);
@@ -44,12 +45,14 @@ fi
 bin=${BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/portcullis}
 "$bin" admission certs --out "$work/tls" >/dev/null
 
+nice_run=(nice -n "${NICE:-0}")
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # serve NAME POLICY ARGS...: starts the webhook, sets $server and $addr.
 serve() {
   local name=$1 policy=$2; shift 2
-  "$bin" admission serve --policy "$policy" --tls-cert "$work/tls/tls.crt" --tls-key "$work/tls/tls.key" \
+  "${nice_run[@]}" "$bin" admission serve --policy "$policy" --tls-cert "$work/tls/tls.crt" --tls-key "$work/tls/tls.key" \
     --listen 127.0.0.1:0 --log-format json "$@" >"$work/$name.out" 2>"$work/$name.log" &
   server=$!
   pids+=("$server")
@@ -73,7 +76,7 @@ levels_table() {
   printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- ----------- ---------- ---------- ----------- ---------- -------- ----------------
   wrk -t2 -c16 -d3s -s "$here/admission.lua" "$1" >/dev/null # warm-up
   for c in "${levels[@]}"; do
-    line=$(wrk -t2 -c"$c" -d"${seconds}s" --timeout 5s -s "$here/admission.lua" "$1" | grep '^RESULT')
+    line=$("${nice_run[@]}" wrk -t2 -c"$c" -d"${seconds}s" --timeout 5s -s "$here/admission.lua" "$1" | grep '^RESULT')
     val() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$line"; }
     printf '| %11s | %9s | %8.2f | %8.2f | %9.2f | %8.2f | %6s | %14s |\n' "$c" "$(val rps)" \
       "$(echo "$(val p50_us) / 1000" | bc -l)" "$(echo "$(val p99_us) / 1000" | bc -l)" \
@@ -86,7 +89,7 @@ levels_table() {
 }
 
 echo "# $(date -u +%FT%TZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# wrk -t2 -d${seconds}s --latency over TLS (keep-alive); server: portcullis admission serve (2 worker threads)"
+echo "# wrk -t2 -d${seconds}s over TLS (keep-alive); server: portcullis admission serve (2 worker threads); nice ${NICE:-0}"
 
 # 1. Rules only: two real API-server Pod captures and four wrapped kubewarden
 # Pod requests, a mix of allowed and denied decisions.
