@@ -247,6 +247,28 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                         "whenUnsatisfiable": "ScheduleAnyway",
                         "labelSelector": {"matchLabels": selector}
                     }],
+                    // The vulnerability database is fetched before the
+                    // webhook starts; a new one arrives with the next
+                    // rollout (`kubectl rollout restart`).
+                    "initContainers": [{
+                        "name": "vulndb",
+                        "image": options.image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": ["db", "update"],
+                        "env": [{"name": "XDG_CACHE_HOME", "value": "/var/cache"}],
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "256Mi"},
+                            "limits": {"cpu": "1", "memory": "1Gi"}
+                        },
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true,
+                            "runAsNonRoot": true,
+                            "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}
+                        },
+                        "volumeMounts": [{"name": "cache", "mountPath": "/var/cache/portcullis"}]
+                    }],
                     "containers": [{
                         "name": "webhook",
                         "image": options.image,

@@ -346,7 +346,7 @@ impl VerdictCache {
         Lookup::Pending
     }
 
-    /// Verdicts (and tag resolutions) currently cached or in flight.
+    /// Verdicts currently cached or in flight.
     pub fn len(&self) -> usize {
         self.verdicts.len()
     }
