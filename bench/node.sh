@@ -17,8 +17,12 @@ peer_runs=${PEER_RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release --locked -q --manifest-path "$repo/Cargo.toml" -p portcullis
-bin=${CARGO_TARGET_DIR:-$repo/target}/release/portcullis
+# PORTCULLIS_BIN=path/to/release/portcullis skips the build.
+bin=${PORTCULLIS_BIN:-}
+if [[ -z $bin ]]; then
+  cargo build --release --locked -q --manifest-path "$repo/Cargo.toml" -p portcullis
+  bin=${CARGO_TARGET_DIR:-$repo/target}/release/portcullis
+fi
 
 # A fixture node: kubelet (flags + config), kube-proxy, containerd, Docker,
 # sshd with a drop-in, sysctls and AppArmor state, 300 other processes.
@@ -52,11 +56,13 @@ for pid in $(seq 2000 2300); do put "/proc/$pid/cmdline" "/usr/bin/worker-$pid\0
 ds=/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml
 echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); $(ls /proc | grep -c '^[0-9]') processes on this machine"
 echo "# checks: $("$bin" node audit --format json --fail-on none | jq '.summary.total'); $(lynis --version 2>/dev/null | head -1 | sed 's/^/lynis /'); $(oscap --version | head -1)"
-hyperfine -N -i --warmup 2 --runs "$runs" --style none --export-markdown "$work/portcullis.md" \
+hyperfine -N -i --warmup 3 --runs "$runs" --style none --export-json "$work/portcullis.json" \
   -n "portcullis node audit (this machine)" "$bin node audit --format json --fail-on none" \
   -n "portcullis node audit --root fixture" "$bin node audit --root $root --format json --fail-on none" >/dev/null
-hyperfine -i --warmup 0 --runs "$peer_runs" --style none --export-markdown "$work/peers.md" \
+hyperfine -i --warmup 0 --runs "$peer_runs" --style none --export-json "$work/peers.json" \
   -n "lynis audit system --quick" "lynis audit system --quick --no-colors --no-log > /dev/null" \
   -n "oscap xccdf eval (ssg-debian11 standard)" "oscap xccdf eval --profile xccdf_org.ssgproject.content_profile_standard $ds > /dev/null" >/dev/null
-cat "$work/portcullis.md"
-tail -n +3 "$work/peers.md"
+echo "| command | runs | median ms | min ms | max ms | mean CPU (user+sys) ms |"
+echo "|---|---:|---:|---:|---:|---:|"
+jq -r '.results[] | "| `\(.command)` | \(.times | length) | \(.median * 1000 | . * 10 | round / 10) | \(.min * 1000 | . * 10 | round / 10) | \(.max * 1000 | . * 10 | round / 10) | \((.user + .system) * 1000 | . * 10 | round / 10) |"' \
+  "$work/portcullis.json" "$work/peers.json"
