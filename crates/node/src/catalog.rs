@@ -100,6 +100,10 @@ pub struct ConfigSource {
     /// Default locations, first existing wins, when the flag is absent.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// The flag naming a drop-in directory whose `*.conf` files, in name
+    /// order, override the file (the kubelet's `--config-dir`).
+    #[serde(default)]
+    pub dropin_flag: Option<String>,
 }
 
 /// One check.

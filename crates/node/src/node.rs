@@ -54,6 +54,8 @@ pub enum ConfigState {
     Loaded {
         path: String,
         doc: Value,
+        /// Drop-in files overriding `doc`, highest precedence last.
+        dropins: Vec<(String, Value)>,
     },
     Sshd {
         path: String,
@@ -274,13 +276,42 @@ impl<'a> Node<'a> {
                 };
             }
         };
-        match config::parse_document(source.format, &text) {
-            Ok(doc) => ConfigState::Loaded { path, doc },
-            Err(message) => ConfigState::Broken {
-                message: format!("{path}: not valid {:?}: {message}", source.format),
-                path,
-            },
+        let doc = match config::parse_document(source.format, &text) {
+            Ok(doc) => doc,
+            Err(message) => {
+                return ConfigState::Broken {
+                    message: format!("{path}: not valid {:?}: {message}", source.format),
+                    path,
+                };
+            }
+        };
+        let dropin_dir = match (&source.dropin_flag, flags) {
+            (Some(flag), FlagsState::Parsed { flags, .. }) => flags.get(flag).map(absolute),
+            _ => None,
+        };
+        let mut dropins = Vec::new();
+        if let Some(dir) = dropin_dir {
+            for file in self
+                .root
+                .glob(&format!("{}/*.conf", dir.trim_end_matches('/')))
+            {
+                let parsed = self
+                    .root
+                    .read_text(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| config::parse_document(source.format, &text));
+                match parsed {
+                    Ok(layer) => dropins.push((file, layer)),
+                    Err(message) => {
+                        return ConfigState::Broken {
+                            message: format!("{file}: {message}"),
+                            path: file,
+                        };
+                    }
+                }
+            }
         }
+        ConfigState::Loaded { path, doc, dropins }
     }
 
     /// Reads a setting: flags first (as the kubelet and dockerd let flags
@@ -347,17 +378,27 @@ impl<'a> Node<'a> {
         }
         if !setting.config.is_empty() {
             match &state.config {
-                ConfigState::Loaded { path, doc } => {
-                    for key in &setting.config {
-                        if let Some(value) = key.lookup(doc) {
-                            let values = config::value_strings(value);
-                            if !values.is_empty() {
-                                return SettingValue::Found {
-                                    values,
-                                    source: format!("{key} in {path}"),
-                                };
+                ConfigState::Loaded { path, doc, dropins } => {
+                    // The last drop-in that sets a key wins over the file.
+                    let layers = dropins
+                        .iter()
+                        .rev()
+                        .map(|(p, d)| (p.as_str(), d))
+                        .chain(std::iter::once((path.as_str(), doc)));
+                    for (file, layer) in layers {
+                        for key in &setting.config {
+                            if let Some(value) = key.lookup(layer) {
+                                let values = config::value_strings(value);
+                                if !values.is_empty() {
+                                    return SettingValue::Found {
+                                        values,
+                                        source: format!("{key} in {file}"),
+                                    };
+                                }
                             }
                         }
+                    }
+                    for key in &setting.config {
                         looked.push(format!("{key} in {path}"));
                     }
                 }

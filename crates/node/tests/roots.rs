@@ -413,3 +413,58 @@ fn a_root_that_is_not_a_directory_is_refused() {
     assert!(audit(file.path(), &catalog).is_err());
     assert!(audit(std::path::Path::new("/nonexistent/portcullis"), &catalog).is_err());
 }
+
+#[test]
+fn kubelet_drop_in_directory_overrides_the_config_file() {
+    let f = fixture::Fixture::new();
+    f.process(
+        812,
+        &[
+            "/usr/bin/kubelet",
+            "--config=/var/lib/kubelet/config.yaml",
+            "--config-dir=/etc/kubernetes/kubelet.conf.d",
+        ],
+    )
+    .file(
+        "/var/lib/kubelet/config.yaml",
+        fixture::KUBELET_HARDENED,
+        0o600,
+    )
+    .file(
+        "/etc/kubernetes/kubelet.conf.d/10-debug.conf",
+        "authentication:\n  anonymous:\n    enabled: true\nreadOnlyPort: 10255\n",
+        0o600,
+    )
+    .file(
+        "/etc/kubernetes/kubelet.conf.d/20-fix.conf",
+        "readOnlyPort: 0\n",
+        0o600,
+    )
+    .file(
+        "/etc/kubernetes/kubelet.conf.d/README",
+        "readOnlyPort: 1\n",
+        0o600,
+    );
+    let report = run(&f);
+    let anon = report.result("k8s-4.2.1").unwrap();
+    assert_eq!(anon.status, Status::Fail, "{}", anon.found);
+    assert!(
+        anon.found.contains("kubelet.conf.d/10-debug.conf"),
+        "{}",
+        anon.found
+    );
+    let port = report.result("k8s-4.2.4").unwrap();
+    assert_eq!(port.status, Status::Pass, "{}", port.found);
+    assert!(
+        port.found.contains("kubelet.conf.d/20-fix.conf"),
+        "{}",
+        port.found
+    );
+    // Keys no drop-in sets still come from the file.
+    let authz = report.result("k8s-4.2.2").unwrap();
+    assert!(
+        authz.found.contains("/var/lib/kubelet/config.yaml"),
+        "{}",
+        authz.found
+    );
+}
