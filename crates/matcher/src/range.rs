@@ -63,22 +63,38 @@ pub fn evaluate_range(
     // Sort events by version ("0" first), as the schema requires before evaluation.
     let mut events: Vec<&Event> = range.events.iter().collect();
     let mut sort_error = None;
-    events.sort_by(|a, b| {
-        let (va, vb) = (event_version(a), event_version(b));
-        let order = match (
-            va == "0" && matches!(a, Event::Introduced(_)),
-            vb == "0" && matches!(b, Event::Introduced(_)),
-        ) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-            (false, false) => scheme.compare(va, vb).unwrap_or_else(|e| {
-                sort_error.get_or_insert(e);
-                Ordering::Equal
-            }),
-        };
-        order.then_with(|| tie_rank(a).cmp(&tie_rank(b)))
+    // Feeds nearly always list events in order: check that in one pass
+    // (n-1 comparisons) before paying for a sort.
+    let ordered = events.windows(2).all(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        if matches!(a, Event::Introduced(v) if v == "0") {
+            return true;
+        }
+        if matches!(b, Event::Introduced(v) if v == "0") {
+            return false;
+        }
+        scheme
+            .compare(event_version(a), event_version(b))
+            .is_ok_and(|o| o == Ordering::Less)
     });
+    if !ordered {
+        events.sort_by(|a, b| {
+            let (va, vb) = (event_version(a), event_version(b));
+            let order = match (
+                va == "0" && matches!(a, Event::Introduced(_)),
+                vb == "0" && matches!(b, Event::Introduced(_)),
+            ) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Less,
+                (false, true) => Ordering::Greater,
+                (false, false) => scheme.compare(va, vb).unwrap_or_else(|e| {
+                    sort_error.get_or_insert(e);
+                    Ordering::Equal
+                }),
+            };
+            order.then_with(|| tie_rank(a).cmp(&tie_rank(b)))
+        });
+    }
     if let Some(e) = sort_error {
         return Err(e);
     }
@@ -117,6 +133,17 @@ pub fn evaluate_range(
     })
 }
 
+/// The spelling `versions` lists are compared in: for Python a key equal for
+/// PEP 440-equal versions (`1.0RC1` and `1.0.0rc1`), elsewhere the version as
+/// written. The
+/// database stores listed versions normalized the same way.
+pub fn normalize_listed(scheme: Option<Scheme>, version: &str) -> String {
+    match scheme {
+        Some(Scheme::Pep440) => portcullis_vulndb::version::pep440_equality_key(version),
+        _ => version.to_string(),
+    }
+}
+
 /// Evaluates an affected record: any matching range, or the version listed
 /// in `versions` (compared in the scheme when both parse, else as text).
 pub fn evaluate(
@@ -125,13 +152,10 @@ pub fn evaluate(
     versions: &[String],
     version: &str,
 ) -> Result<Verdict, VersionError> {
-    let listed = versions.iter().any(|listed| match scheme {
-        Some(s) => s
-            .compare(version, listed)
-            .map(|o| o == Ordering::Equal)
-            .unwrap_or(listed == version),
-        None => listed == version,
-    });
+    // Listed versions are stored normalized (see [`normalize_listed`]), so
+    // one normalization of the installed version makes this a string match.
+    let installed = normalize_listed(scheme, version);
+    let listed = versions.contains(&installed);
     let mut first_error = None;
     let mut best: Option<Verdict> = None;
     if let Some(scheme) = scheme {
@@ -244,7 +268,8 @@ mod tests {
 
     #[test]
     fn versions_list_matches_exactly() {
-        let listed = vec!["1.0.0".to_string()];
+        // As the database stores them: PEP 440 equality keys.
+        let listed = vec![portcullis_vulndb::version::pep440_equality_key("1.0.0")];
         assert!(matches!(
             evaluate(Some(Scheme::Pep440), &[], &listed, "1.0").ok(),
             Some(Verdict::Affected { .. })

@@ -177,10 +177,21 @@ impl Builder {
                     affected.ecosystem.clone(),
                     normalize_package_name(&affected.ecosystem, &affected.package),
                 );
+                // Python's listed versions as PEP 440 equality keys, so the
+                // matcher compares them as strings.
+                let versions = if affected.ecosystem == "PyPI" {
+                    affected
+                        .versions
+                        .into_iter()
+                        .map(|v| crate::version::pep440_equality_key(&v))
+                        .collect()
+                } else {
+                    affected.versions
+                };
                 by_key.entry(key).or_default().push(AffectedRecord {
                     advisory: number,
                     ranges: affected.ranges,
-                    versions: affected.versions,
+                    versions,
                     severity: affected.severity,
                 });
             }
@@ -400,6 +411,11 @@ impl Database {
         })
     }
 
+    /// The whole verified file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -450,6 +466,13 @@ impl Database {
         };
         postcard::from_bytes(self.blob(start, end)?)
             .map_err(|_| corrupt(format!("unreadable advisory {number}")))
+    }
+
+    /// Every (ecosystem, package) key, in order.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.index
+            .iter()
+            .map(|e| (e.ecosystem.as_str(), e.package.as_str()))
     }
 
     /// Whether any advisory exists for this ecosystem.

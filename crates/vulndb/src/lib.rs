@@ -10,6 +10,7 @@
 pub mod db;
 pub mod ingest;
 pub mod model;
+pub mod oci;
 pub mod severity;
 pub mod update;
 pub mod version;

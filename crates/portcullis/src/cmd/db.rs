@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use portcullis_vulndb::db::{self, Database, DbError, Metadata};
+use portcullis_vulndb::oci::{self, OciError, RegistryOptions};
 use portcullis_vulndb::update::{self, UpdateError};
 
-use crate::exit::{Failure, NETWORK, OK, USAGE};
+use crate::exit::{Failure, NETWORK, OK, REFUSED, USAGE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,6 +57,42 @@ pub enum StatusFormat {
 pub struct RefArgs {
     /// Registry reference, e.g. `registry.example.internal/portcullis/db:1`.
     pub reference: String,
+    /// Plain HTTP to the registry.
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file with the CA certificates that sign the registry's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Registry user name.
+    #[arg(long, env = "PORTCULLIS_USERNAME")]
+    pub username: Option<String>,
+    /// Registry password or token.
+    #[arg(long, env = "PORTCULLIS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+impl RefArgs {
+    fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+fn oci_failure(error: OciError) -> Failure {
+    let code = match error {
+        OciError::Registry { .. } => NETWORK,
+        // A corrupt database from the registry is refused content; a missing
+        // or unreadable local one is unusable input.
+        OciError::Database(DbError::Corrupt { .. } | DbError::Format { .. })
+        | OciError::DigestMismatch { .. }
+        | OciError::NotADatabase { .. } => REFUSED,
+        OciError::Database(_) | OciError::Reference { .. } | OciError::Io { .. } => USAGE,
+    };
+    Failure::new(code, error)
 }
 
 /// The database path from `--db` or the default cache location.
@@ -109,14 +146,22 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             crate::output::write(None, &text)?;
             Ok(OK)
         }
-        Command::Push(r) | Command::Pull(r) => Err(Failure::new(
-            USAGE,
-            anyhow::anyhow!(
-                "db push/pull {} is not implemented yet: copy the database file ({}) instead",
+        Command::Push(r) => {
+            let digest = oci::push(&path, &r.reference, &r.options()).map_err(oci_failure)?;
+            eprintln!("pushed {} to {}@{digest}", path.display(), r.reference);
+            Ok(OK)
+        }
+        Command::Pull(r) => {
+            let meta = oci::pull(&r.reference, &path, &r.options()).map_err(oci_failure)?;
+            eprintln!(
+                "pulled {} into {}: {} advisories, built {}",
                 r.reference,
-                path.display()
-            ),
-        )),
+                path.display(),
+                meta.advisories,
+                meta.built
+            );
+            Ok(OK)
+        }
     }
 }
 

@@ -111,3 +111,53 @@ pub fn pep440_parse(version: &str) -> Result<pep440_rs::Version, VersionError> {
         .parse::<pep440_rs::Version>()
         .map_err(|e| VersionError::invalid("pep440", version, e.to_string()))
 }
+
+/// A string equal for exactly the PEP 440 versions that compare equal:
+/// the normal form with trailing zero release components dropped
+/// (`1.0.0RC1` and `1.0rc1` both give `1rc1`). Unparsable versions are kept
+/// as written.
+pub fn pep440_equality_key(version: &str) -> String {
+    let Ok(parsed) = pep440_parse(version) else {
+        return version.to_string();
+    };
+    let normal = parsed.to_string();
+    let (epoch, rest) = match normal.split_once('!') {
+        Some((e, r)) => (Some(e), r),
+        None => (None, normal.as_str()),
+    };
+    let release_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let (release, tail) = rest.split_at(release_len);
+    let release = release.trim_end_matches('.');
+    let mut parts: Vec<&str> = release.split('.').collect();
+    while parts.len() > 1 && parts.last().is_some_and(|p| p.bytes().all(|b| b == b'0')) {
+        parts.pop();
+    }
+    let mut key = String::new();
+    if let Some(e) = epoch.filter(|e| *e != "0") {
+        key.push_str(e);
+        key.push('!');
+    }
+    key.push_str(&parts.join("."));
+    key.push_str(tail);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep440_equality_keys() {
+        assert_eq!(pep440_equality_key("1.0.0"), pep440_equality_key("1.0"));
+        assert_eq!(pep440_equality_key("1.0.0RC1"), "1rc1");
+        assert_ne!(pep440_equality_key("1.0.1"), pep440_equality_key("1.0"));
+        assert_eq!(
+            pep440_equality_key("0!2.10.0.post1"),
+            pep440_equality_key("2.10.post1")
+        );
+        assert_eq!(pep440_equality_key("not a version"), "not a version");
+    }
+}
