@@ -62,39 +62,13 @@ pub fn inventory(image: &str, args: &ImageArgs) -> Result<Scanned, Failure> {
         let code = exit_code(e.kind());
         Failure::new(code, e)
     })?;
-    let cache_dir = args.cache_dir.clone().or_else(default_cache_dir);
     let progress =
         (!args.quiet && std::io::stderr().is_terminal()).then(|| Arc::new(PullProgress::new()));
-    let platform = args
-        .platform
-        .as_deref()
-        .map(Platform::parse)
-        .transpose()
-        .map_err(|e| Failure::new(USAGE, anyhow::anyhow!("--platform: {e}")))?;
-    let credentials = match (&args.username, &args.password) {
-        (Some(username), Some(password)) => Some(Credentials {
-            username: username.clone(),
-            password: password.clone(),
-        }),
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(Failure::new(
-                USAGE,
-                anyhow::anyhow!("--username and --password go together"),
-            ));
-        }
-        (None, None) => None,
-    };
-    let options = SourceOptions {
-        cache_dir: cache_dir.clone(),
-        platform,
-        insecure: args.insecure,
-        ca_file: args.ca_file.clone(),
-        credentials,
-        docker_config: None,
-        progress: progress
-            .clone()
-            .map(|p| p as Arc<dyn portcullis_source::Progress>),
-    };
+    let mut options = source_options(args)?;
+    options.progress = progress
+        .clone()
+        .map(|p| p as Arc<dyn portcullis_source::Progress>);
+    let cache_dir = options.cache_dir.clone();
     let opened = portcullis_source::open(&reference, &options)
         .map_err(|e| Failure::new(exit_code(e.kind()), e))?;
     let layer_options = LayerOptions {
@@ -120,6 +94,38 @@ pub fn inventory(image: &str, args: &ImageArgs) -> Result<Scanned, Failure> {
     Ok(Scanned {
         subject,
         inventory: analysis.inventory,
+    })
+}
+
+/// The source stage's options from the command line (no progress receiver).
+pub fn source_options(args: &ImageArgs) -> Result<SourceOptions, Failure> {
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| Failure::new(USAGE, anyhow::anyhow!("--platform: {e}")))?;
+    let credentials = match (&args.username, &args.password) {
+        (Some(username), Some(password)) => Some(Credentials {
+            username: username.clone(),
+            password: password.clone(),
+        }),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Failure::new(
+                USAGE,
+                anyhow::anyhow!("--username and --password go together"),
+            ));
+        }
+        (None, None) => None,
+    };
+    Ok(SourceOptions {
+        cache_dir: args.cache_dir.clone().or_else(default_cache_dir),
+        platform,
+        insecure: args.insecure,
+        ca_file: args.ca_file.clone(),
+        credentials,
+        docker_config: None,
+        progress: None,
     })
 }
 

@@ -96,9 +96,6 @@ mod tests {
         let mut table = Table::new(["NAME", "VERSION"]);
         table.row(["bash", "5.2"]);
         table.row(["a\x1b[2Jb", "1"]);
-        assert_eq!(
-            table.render(),
-            "NAME    VERSION\nbash    5.2\na?[2Jb  1\n"
-        );
+        assert_eq!(table.render(), "NAME    VERSION\nbash    5.2\na?[2Jb  1\n");
     }
 }

@@ -412,32 +412,6 @@ impl ScanVerdicts {
                 .collect(),
         }
     }
-
-    fn source_options(&self) -> portcullis_source::SourceOptions {
-        portcullis_source::SourceOptions {
-            cache_dir: self
-                .image_args
-                .cache_dir
-                .clone()
-                .or_else(portcullis_source::default_cache_dir),
-            platform: self
-                .image_args
-                .platform
-                .as_deref()
-                .and_then(|p| portcullis_source::Platform::parse(p).ok()),
-            insecure: self.image_args.insecure,
-            ca_file: self.image_args.ca_file.clone(),
-            credentials: match (&self.image_args.username, &self.image_args.password) {
-                (Some(username), Some(password)) => Some(portcullis_source::Credentials {
-                    username: username.clone(),
-                    password: password.clone(),
-                }),
-                _ => None,
-            },
-            docker_config: None,
-            progress: None,
-        }
-    }
 }
 
 impl ImageVerdicts for ScanVerdicts {
@@ -448,9 +422,9 @@ impl ImageVerdicts for ScanVerdicts {
         };
         let reference =
             portcullis_source::ImageRef::parse(image).map_err(|e| failed(e.to_string()))?;
-        match portcullis_source::open(&reference, &self.source_options())
-            .map_err(|e| failed(e.to_string()))?
-        {
+        let options = pipeline::source_options(&self.image_args)
+            .map_err(|f| failed(format!("{:#}", f.error)))?;
+        match portcullis_source::open(&reference, &options).map_err(|e| failed(e.to_string()))? {
             portcullis_source::Opened::Image(opened) => opened
                 .manifest_digest
                 .map(|digest| digest.to_string())

@@ -96,13 +96,16 @@ fn start_registry() -> Registry {
         dir = dir.display(),
     );
     run("start");
-    std::process::Command::new("setsid")
-        .args(["bash", "-c", &watchdog])
+    // `setsid -f` forks the watchdog into its own session and returns at
+    // once, so there is no child left here to wait for.
+    let status = std::process::Command::new("setsid")
+        .args(["-f", "bash", "-c", &watchdog])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
+        .status()
         .expect("start registry watchdog");
+    assert!(status.success(), "registry watchdog did not start");
     run("push");
     Registry {
         plain: format!("127.0.0.1:{plain_port}"),

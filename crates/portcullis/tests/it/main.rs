@@ -4,7 +4,7 @@
 mod admission;
 mod check;
 mod common;
+mod node;
 mod sbom;
 mod scan;
 mod source;
-mod node;

@@ -137,9 +137,12 @@ fn a_truncated_gzip_layer_is_refused() {
         .stderr(contains(digest.to_string()));
 }
 
+/// A tar entry to write: path, type flag, link target, contents.
+type Entry<'a> = (&'a str, u8, &'a str, &'a [u8]);
+
 #[test]
 fn entries_reaching_out_of_the_tree_are_refused_by_name() {
-    let cases: [(&str, &[(&str, u8, &str, &[u8])]); 4] = [
+    let cases: [(&str, &[Entry]); 4] = [
         (
             "../../etc/passwd",
             &[("../../etc/passwd", b'0', "", b"root::0:0::/:/bin/sh\n")],
