@@ -13,9 +13,29 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-source "$here/lib.sh"
+
+# run NAME RUNS CMD...: median wall seconds and largest peak RSS of RUNS runs
+# (GNU time writes to a file, so the command's own output and exit status do
+# not interfere), and the findings count from the last run's stdout via the
+# counting command in $count_with.
+run() {
+  local name=$1 runs=$2; shift 2
+  local times=() rss=0 i line
+  for ((i = 0; i < runs; i++)); do
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/stdout" 2>/dev/null || true
+    line=$(tail -1 "$work/time")
+    times+=("${line% *}")
+    ((${line#* } > rss)) && rss=${line#* }
+  done
+  local median findings
+  median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+  findings=$(python3 -c "$count_with" <"$work/stdout" 2>/dev/null || echo "?")
+  printf '| %-44s | %8.3f | %8.1f | %8s |\n' "$name" "$median" "$(echo "$rss / 1024" | bc -l)" "$findings"
+}
 runs=${1:-5}
 count=${2:-300}
+# checkov takes minutes per run on this corpus; CHECKOV_RUNS lowers its count.
+checkov_runs=${CHECKOV_RUNS:-$runs}
 peers=${PEERS:-/tmp/peers/bin}
 checkov=${CHECKOV:-$peers/checkov}
 trivy=${TRIVY:-$peers/trivy}
@@ -143,26 +163,26 @@ PY
 files=$(find "$corpus" -type f | wc -l)
 bytes=$(du -sb "$corpus" | cut -f1)
 
-# Findings of one run of each tool (a failed check per resource and rule).
-pc_findings=$("$bin" check "$corpus" --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["violations"])' || true)
-pc_pss=$("$bin" check "$corpus" --format json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for w in d["workloads"] for v in w["violations"] if v["rule"].startswith("pss/")))' || true)
-checkov_findings=$("$checkov" -d "$corpus" --framework kubernetes --skip-download --quiet --compact -o json 2>/dev/null \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else [d]; print(sum(r.get("summary",{}).get("failed",0) for r in d))' || true)
-trivy_findings=$("$trivy" config --skip-version-check --disable-telemetry --skip-check-update --cache-dir "$work/trivy-cache" \
-  --misconfig-scanners kubernetes -f json -q "$corpus" 2>/dev/null \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(len(r.get("Misconfigurations") or []) for r in d.get("Results") or []))' || true)
-
-echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $runs runs per row"
+echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $runs runs per row ($checkov_runs for checkov)"
 echo "# $(uname -srm); $("$checkov" --version 2>/dev/null | head -1 | sed 's/^/checkov /'); $("$trivy" --version 2>/dev/null | head -1 | sed 's/Version: /trivy /')"
 echo "# corpus: $files files, $bytes bytes ($count generated Deployments + Services, every shared/fixtures/k8s/pss fixture)"
-table_header
-measure "portcullis check --format json" "$runs" -- \
-  bash -c "'$bin' check '$corpus' --format json || true"
-measure "portcullis check --format sarif" "$runs" -- \
-  bash -c "'$bin' check '$corpus' --format sarif || true"
-measure "checkov -d DIR --framework kubernetes" "$runs" -- \
-  bash -c "'$checkov' -d '$corpus' --framework kubernetes --skip-download --quiet --compact -o json || true"
-measure "trivy config DIR (embedded checks, warm)" "$runs" -- \
-  bash -c "'$trivy' config --skip-version-check --disable-telemetry --skip-check-update --cache-dir '$work/trivy-cache' --misconfig-scanners kubernetes -f json -q '$corpus' || true"
-echo
-echo "findings: portcullis $pc_findings (of which Pod Security Standards $pc_pss), checkov $checkov_findings, trivy $trivy_findings"
+printf '| %-44s | %8s | %8s | %8s |\n' "command" "median s" "peak MiB" "findings"
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "----------" "----------" "----------"
+count_with='import json,sys; print(json.load(sys.stdin)["summary"]["violations"])'
+run "portcullis check --format json" "$runs" \
+  "$bin" check "$corpus" --format json
+count_with='import json,sys; d=json.load(sys.stdin); print(sum(1 for w in d["workloads"] for v in w["violations"] if v["rule"].startswith("pss/")))'
+run "  (of which Pod Security Standards)" 1 \
+  "$bin" check "$corpus" --format json
+count_with='import json,sys; print(len(json.load(sys.stdin)["runs"][0]["results"]))'
+run "portcullis check --format sarif" "$runs" \
+  "$bin" check "$corpus" --format sarif
+count_with='import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else [d]; print(sum(r.get("summary",{}).get("failed",0) for r in d))'
+run "checkov -d DIR --framework kubernetes" "$checkov_runs" \
+  "$checkov" -d "$corpus" --framework kubernetes --skip-download --quiet --compact -o json
+count_with='import json,sys; d=json.load(sys.stdin); print(sum(len(r.get("Misconfigurations") or []) for r in d.get("Results") or []))'
+"$trivy" config --skip-version-check --disable-telemetry --skip-check-update --cache-dir "$work/trivy-cache" \
+  --misconfig-scanners kubernetes -f json -q "$corpus" >/dev/null 2>&1 || true
+run "trivy config DIR (embedded checks, warm cache)" "$runs" \
+  "$trivy" config --skip-version-check --disable-telemetry --skip-check-update --cache-dir "$work/trivy-cache" \
+  --misconfig-scanners kubernetes -f json -q "$corpus"
