@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::common::{fixture, portcullis, registry, tempdir};
+use crate::common::{cyclonedx_validator, fixture, portcullis, registry, tempdir};
 
 const IMAGES: [&str; 3] = ["debian12-min", "debian12-full", "rpm-fixture"];
 
@@ -227,48 +227,6 @@ fn registry_tls_without_credentials_is_refused_clearly() {
         stderr.contains(&registry.tls),
         "names the registry: {stderr}"
     );
-}
-
-/// Serves the two schemas the CycloneDX schema references from the fixtures,
-/// so validation never reaches the network.
-struct FixtureSchemas(std::collections::HashMap<String, serde_json::Value>);
-
-impl jsonschema::Retrieve for FixtureSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.0
-            .get(uri.as_str())
-            .cloned()
-            .ok_or_else(|| format!("schema {uri} is not among the fixtures").into())
-    }
-}
-
-fn cyclonedx_validator() -> jsonschema::Validator {
-    let dir = fixture("schemas/cyclonedx");
-    let load = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
-    };
-    let schemas = FixtureSchemas(
-        [
-            (
-                "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
-                load("spdx.SNAPSHOT.schema.json"),
-            ),
-            (
-                "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
-                load("jsf-0.82.SNAPSHOT.schema.json"),
-            ),
-        ]
-        .into_iter()
-        .map(|(uri, schema)| (uri.to_string(), schema))
-        .collect(),
-    );
-    jsonschema::options()
-        .with_retriever(schemas)
-        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
-        .expect("CycloneDX schema compiles")
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::common::{fixture, portcullis, tempdir};
+use crate::common::{cyclonedx_validator, fixture, portcullis, tempdir};
 
 fn advisories(rel: &str) -> String {
     fixture("vulndata/advisories")
@@ -523,48 +523,6 @@ fn stale_database_warns() {
     );
     // Ecosystems without data are named, not silently skipped.
     assert!(stderr.contains("no advisories for Debian:12"), "{stderr}");
-}
-
-/// The CycloneDX 1.6 schema with its two references served from the fixtures.
-struct FixtureSchemas(std::collections::HashMap<String, serde_json::Value>);
-
-impl jsonschema::Retrieve for FixtureSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.0
-            .get(uri.as_str())
-            .cloned()
-            .ok_or_else(|| format!("schema {uri} is not among the fixtures").into())
-    }
-}
-
-fn cyclonedx_validator() -> jsonschema::Validator {
-    let dir = fixture("schemas/cyclonedx");
-    let load = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("schema"))
-            .expect("schema JSON")
-    };
-    let schemas = FixtureSchemas(
-        [
-            (
-                "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
-                load("spdx.SNAPSHOT.schema.json"),
-            ),
-            (
-                "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
-                load("jsf-0.82.SNAPSHOT.schema.json"),
-            ),
-        ]
-        .into_iter()
-        .map(|(uri, schema)| (uri.to_string(), schema))
-        .collect(),
-    );
-    jsonschema::options()
-        .with_retriever(schemas)
-        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
-        .expect("schema compiles")
 }
 
 #[test]
