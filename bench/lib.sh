@@ -8,13 +8,16 @@ measure() {
   local before=""
   if [[ $1 == --before ]]; then before=$2; shift 2; fi
   [[ $1 == -- ]] && shift
-  local times=() rss=0 i out
+  local times=() rss=0 i out record
+  record=$(mktemp)
   for ((i = 0; i < runs; i++)); do
     [[ -n $before ]] && eval "$before"
-    out=$({ /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -f '%e %M' -o "$record" "$@" >/dev/null 2>&1 || echo "warning: $name exited non-zero" >&2
+    out=$(tail -1 "$record")
     times+=("${out% *}")
     ((${out#* } > rss)) && rss=${out#* }
   done
+  rm -f "$record"
   local median
   median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
   printf '| %-44s | %8.3f | %8.1f |\n' "$name" "$median" "$(echo "$rss / 1024" | bc -l)"
