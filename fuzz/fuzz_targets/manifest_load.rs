@@ -8,7 +8,9 @@ use portcullis_kube::{CheckSettings, PodSecurity, evaluate, load_documents};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let lines = u32::try_from(text.lines().count()).unwrap_or(u32::MAX).saturating_add(1);
+    // YAML breaks lines at \n, \r\n and a lone \r.
+    let breaks = text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+    let lines = u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(1);
     let loaded = load_documents(text, "fuzz.yaml");
     for error in &loaded.errors {
         if let Some(position) = error.position {
