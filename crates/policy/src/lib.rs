@@ -22,6 +22,8 @@
 
 mod raw;
 
+use portcullis_matcher::suppress::{IgnoreRule, SuppressionKind};
+use portcullis_vulndb::model::Level;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -158,6 +160,35 @@ pub struct Vulnerabilities {
     pub fail_on: FailOn,
     pub ignore_unfixed: bool,
     pub exceptions: Vec<Exception>,
+}
+
+impl Vulnerabilities {
+    /// The lowest severity that fails the gate; `None` when nothing fails it.
+    pub fn fail_level(&self) -> Option<Level> {
+        match self.fail_on {
+            FailOn::Critical => Some(Level::Critical),
+            FailOn::High => Some(Level::High),
+            FailOn::Medium => Some(Level::Medium),
+            FailOn::Low => Some(Level::Low),
+            FailOn::None => None,
+        }
+    }
+
+    /// The exceptions as the matcher's suppression rules; `origin` names the
+    /// policy file in the reasons shown to users.
+    pub fn ignore_rules(&self, origin: &str) -> Vec<IgnoreRule> {
+        self.exceptions
+            .iter()
+            .map(|exception| IgnoreRule {
+                id: exception.id.clone(),
+                package: exception.package.clone(),
+                reason: exception.reason.clone(),
+                expires: exception.expires,
+                kind: SuppressionKind::PolicyException,
+                origin: origin.to_owned(),
+            })
+            .collect()
+    }
 }
 
 impl Default for Vulnerabilities {

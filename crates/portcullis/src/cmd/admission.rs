@@ -19,7 +19,7 @@ use portcullis_policy::Policy;
 use portcullis_admission::verdicts::{
     CacheSettings, ImageVerdict, ImageVerdicts, VerdictCache, VerdictError,
 };
-use portcullis_matcher::suppress::{self, Filters, IgnoreRule, SuppressionKind};
+use portcullis_matcher::suppress::{self, Filters, IgnoreRule};
 use portcullis_vulndb::db::Database;
 use portcullis_vulndb::model::Level;
 
@@ -390,26 +390,9 @@ impl ScanVerdicts {
         Self {
             db,
             image_args,
-            fail_on: match vulns.fail_on {
-                portcullis_policy::FailOn::Critical => Some(Level::Critical),
-                portcullis_policy::FailOn::High => Some(Level::High),
-                portcullis_policy::FailOn::Medium => Some(Level::Medium),
-                portcullis_policy::FailOn::Low => Some(Level::Low),
-                portcullis_policy::FailOn::None => None,
-            },
+            fail_on: vulns.fail_level(),
             ignore_unfixed: vulns.ignore_unfixed,
-            exceptions: vulns
-                .exceptions
-                .iter()
-                .map(|e| IgnoreRule {
-                    id: e.id.clone(),
-                    package: e.package.clone(),
-                    reason: e.reason.clone(),
-                    expires: e.expires,
-                    kind: SuppressionKind::PolicyException,
-                    origin: policy.source.clone().unwrap_or_else(|| "policy".into()),
-                })
-                .collect(),
+            exceptions: vulns.ignore_rules(policy.source.as_deref().unwrap_or("policy")),
         }
     }
 }

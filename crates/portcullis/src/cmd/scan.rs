@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use portcullis_matcher::suppress::{self, Filters, IgnoreRule, SuppressionKind};
+use portcullis_matcher::suppress::{self, Filters, IgnoreRule};
 use portcullis_report::findings::{self, DatabaseInfo, ScanResult};
 use portcullis_report::sbom::DocumentInfo;
 use portcullis_vulndb::db::Database;
@@ -107,22 +107,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         let policy =
             portcullis_policy::Policy::from_file(path).map_err(|e| Failure::new(USAGE, e))?;
         let vulns = &policy.vulnerabilities;
-        fail_on = match vulns.fail_on {
-            portcullis_policy::FailOn::Critical => Some(Level::Critical),
-            portcullis_policy::FailOn::High => Some(Level::High),
-            portcullis_policy::FailOn::Medium => Some(Level::Medium),
-            portcullis_policy::FailOn::Low => Some(Level::Low),
-            portcullis_policy::FailOn::None => None,
-        };
+        fail_on = vulns.fail_level();
         ignore_unfixed |= vulns.ignore_unfixed;
-        rules.extend(vulns.exceptions.iter().map(|e| IgnoreRule {
-            id: e.id.clone(),
-            package: e.package.clone(),
-            reason: e.reason.clone(),
-            expires: e.expires,
-            kind: SuppressionKind::PolicyException,
-            origin: path.display().to_string(),
-        }));
+        rules.extend(vulns.ignore_rules(&path.display().to_string()));
     }
     if let Some(text) = &args.fail_on {
         fail_on = if text.eq_ignore_ascii_case("none") {
