@@ -39,7 +39,17 @@ impl Failure {
 
     /// Prints the error with its causes on stderr and returns the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("error: {:#}", self.error);
+        // Stage errors often already spell out their cause; print each cause
+        // only when the message so far does not say it yet.
+        let mut message = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let cause = cause.to_string();
+            if !message.contains(&cause) {
+                message.push_str(": ");
+                message.push_str(&cause);
+            }
+        }
+        eprintln!("error: {message}");
         ExitCode::from(self.code)
     }
 }
