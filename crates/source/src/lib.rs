@@ -23,7 +23,7 @@ mod oci_layout;
 mod reference;
 mod registry;
 mod resolve;
-mod tls;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -19,7 +19,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// A client configuration trusting the system roots, the certificates of the
 /// CA file, and those certificates pinned as server certificates.
-pub(crate) fn client_config(
+pub fn client_config(
     ca_certificates: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -52,7 +52,7 @@ pub(crate) fn client_config(
 }
 
 /// Parses every certificate of a PEM bundle.
-pub(crate) fn parse_pem_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+pub fn parse_pem_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject as _;
     CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()

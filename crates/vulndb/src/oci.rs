@@ -124,11 +124,13 @@ impl Client {
                 path: ca.clone(),
                 source,
             })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| fail(format!("CA file: {e}")))?
-            {
-                builder = builder.add_root_certificate(cert);
-            }
+            // The same trust as image pulls: system roots, the CA file, and
+            // its certificates pinned as server certificates.
+            let certificates = portcullis_source::tls::parse_pem_bundle(&pem)
+                .map_err(|e| fail(format!("CA file: {e}")))?;
+            let config = portcullis_source::tls::client_config(certificates)
+                .map_err(|e| fail(format!("CA file: {e}")))?;
+            builder = builder.use_preconfigured_tls(config);
         }
         let http = builder.build().map_err(|e| fail(e.to_string()))?;
         Ok(Self {

@@ -546,8 +546,36 @@ fn db_push_and_pull_through_a_real_registry() {
         std::fs::read(&pulled).expect("pulled"),
         std::fs::read(shared_db()).expect("original")
     );
-    // The TLS + htpasswd registry is not exercised here: a push to it fails
-    // with a transport error in this build (see the report); plain HTTP is.
+    // TLS + htpasswd registry, trusted through --ca-file.
+    let reference = format!("{}/portcullis/vulndb:test", registry.tls);
+    let tls_pulled = dir.path().join("tls-pulled.bin");
+    let ca = registry.ca_file.display().to_string();
+    let auth = [
+        "--ca-file",
+        &ca,
+        "--username",
+        &registry.user,
+        "--password",
+        &registry.password,
+    ];
+    portcullis()
+        .args(["db", "push", &reference])
+        .args(auth)
+        .arg("--db")
+        .arg(shared_db())
+        .assert()
+        .success();
+    portcullis()
+        .args(["db", "pull", &reference])
+        .args(auth)
+        .arg("--db")
+        .arg(&tls_pulled)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&tls_pulled).expect("pulled over TLS"),
+        std::fs::read(shared_db()).expect("original")
+    );
     // An image that is not a database is refused, and the local file kept.
     let not_db = format!("{}/test/debian12-min:latest", registry.plain);
     let out = portcullis()
