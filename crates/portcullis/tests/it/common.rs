@@ -74,17 +74,22 @@ fn start_registry() -> Registry {
         tls_port = free_port_pair();
     }
     let run = |command: &str| {
-        let status = std::process::Command::new("bash")
+        let output = std::process::Command::new("bash")
             .arg(&script)
             .arg(command)
             .arg(&dir)
             .env("PLAIN_PORT", plain_port.to_string())
             .env("TLS_PORT", tls_port.to_string())
-            .status()
+            .output()
             .expect("run-registry.sh runs (bash present)");
+        // Say what the script said: a missing docker-registry, a full disk
+        // and a port clash all end here and need different fixes.
         assert!(
-            status.success(),
-            "run-registry.sh {command} failed: is docker-registry installed? (.ci/run installs it)"
+            output.status.success(),
+            "run-registry.sh {command} failed ({}; .ci/run installs docker-registry and skopeo):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
         );
     };
     // The watchdog outlives nothing: it waits for this test process to end,
