@@ -211,6 +211,16 @@ pub enum SourceError {
         /// Why it failed.
         reason: String,
     },
+    /// A fetched blob could not be written where the caller asked.
+    #[error("image {image}: writing blob {blob}: {source}")]
+    Sink {
+        /// The image or artifact the blob belongs to.
+        image: String,
+        /// The blob's digest.
+        blob: Digest,
+        /// The underlying failure.
+        source: io::Error,
+    },
     /// The blob cache could not be written.
     #[error("cache {}: {source}", path.display())]
     Cache {
@@ -238,6 +248,7 @@ impl SourceError {
             | SourceError::NotFound { .. }
             | SourceError::NoMatchingPlatform { .. }
             | SourceError::Config { .. }
+            | SourceError::Sink { .. }
             | SourceError::Cache { .. } => ErrorKind::Usage,
             SourceError::InvalidMetadata { .. }
             | SourceError::UnknownMediaType { .. }

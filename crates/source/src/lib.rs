@@ -12,6 +12,11 @@
 //! the declared size is exceeded) when the blob is not the one promised.
 //! Registry blobs are verified into a cache directory keyed by digest and
 //! shared between images; nothing is written anywhere else.
+//!
+//! The registry protocol lives here and only here: [`RepositoryClient`] (auth
+//! challenges, Docker config credentials, CA file and `insecure`, manifests
+//! and blobs both ways) serves the image puller and any later stage that keeps
+//! an artifact in a registry, such as the vulnerability database.
 
 mod auth;
 mod cache;
@@ -20,10 +25,11 @@ mod docker_archive;
 mod error;
 mod model;
 mod oci_layout;
+mod pull;
 mod reference;
 mod registry;
 mod resolve;
-pub mod tls;
+mod tls;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -37,6 +43,7 @@ pub use digest::{Digest, VerifiedReader};
 pub use error::{BlobError, ErrorKind, SourceError};
 pub use model::{Compression, ImageConfig, LayerDescriptor, MAX_METADATA_BYTES, Platform};
 pub use reference::{ImageRef, RegistryRef};
+pub use registry::{Access, FetchedManifest, PushedBlob, RepositoryClient};
 
 /// Receives progress of blob downloads (the binary draws bars with it).
 pub trait Progress: Send + Sync {
@@ -125,7 +132,7 @@ enum BlobStore {
         locations: HashMap<Digest, docker_archive::ArchiveEntry>,
     },
     /// A registry, through the blob cache.
-    Registry(Box<registry::RegistryClient>),
+    Registry(Box<pull::RegistryImage>),
 }
 
 /// One platform's image: manifest, config and layers.
@@ -256,7 +263,7 @@ pub fn open(reference: &ImageRef, options: &SourceOptions) -> Result<Opened, Sou
                     what: "cache directory".into(),
                     reason: "neither XDG_CACHE_HOME nor HOME is set; pass a cache directory".into(),
                 })?;
-            let client = registry::RegistryClient::new(&name, registry_ref, options, cache_dir)?;
+            let client = pull::RegistryImage::new(registry_ref, options, cache_dir)?;
             let resolved = client.resolve(&platform)?;
             let store = BlobStore::Registry(Box::new(client));
             Ok(Opened::Image(Box::new(Image::new(&name, resolved, store))))

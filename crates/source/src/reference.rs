@@ -53,6 +53,19 @@ pub struct RegistryRef {
 }
 
 impl RegistryRef {
+    /// Parses a registry reference (`HOST/REPO[:TAG|@DIGEST]`, Docker's
+    /// defaults as in [`ImageRef::parse`]); a local transport (`oci:`,
+    /// `docker-archive:`, `rootfs:`) is refused.
+    pub fn parse(input: &str) -> Result<RegistryRef, SourceError> {
+        match ImageRef::parse(input)? {
+            ImageRef::Registry(reference) => Ok(reference),
+            _ => Err(SourceError::InvalidReference {
+                input: input.to_owned(),
+                reason: "a local image, not a registry reference (HOST/REPOSITORY[:TAG])".into(),
+            }),
+        }
+    }
+
     /// The reference the manifest is fetched by: the digest when pinned,
     /// otherwise the tag.
     pub fn manifest_reference(&self) -> String {
@@ -230,7 +243,7 @@ fn parse_registry(name: &str) -> Result<RegistryRef, String> {
     })
 }
 
-fn validate_tag(tag: &str) -> Result<(), String> {
+pub(crate) fn validate_tag(tag: &str) -> Result<(), String> {
     let mut chars = tag.chars();
     let first_ok = chars
         .next()

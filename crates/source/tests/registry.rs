@@ -1,7 +1,9 @@
 //! The registry client against a REAL registry (Debian's `docker-registry`,
 //! CNCF distribution) on loopback, plain HTTP and TLS + htpasswd, with the
 //! fixture images pushed by skopeo; and against a scripted loopback server
-//! for the bearer-token flow, indexes and every kind of garbage reply.
+//! for the bearer-token flow, indexes and every kind of garbage reply. Both
+//! directions: image pulls, and artifact pushes and reads through
+//! `RepositoryClient`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portcullis_source::{
-    BlobError, Credentials, Digest, ErrorKind, ImageRef, Opened, Platform, SourceError,
-    SourceOptions, open,
+    Access, BlobError, Credentials, Digest, ErrorKind, ImageRef, Opened, Platform, RegistryRef,
+    RepositoryClient, SourceError, SourceOptions, open,
 };
 
 const FIXTURES: &str = concat!(
@@ -371,11 +373,9 @@ fn answer(
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
-    let target = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_owned();
+    let target = words.next().unwrap_or("/").to_owned();
     let mut headers = HashMap::new();
     loop {
         let mut line = String::new();
@@ -386,6 +386,17 @@ fn answer(
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
+    // The body is read (so closing the connection does not reset it under the
+    // client) and handed to the route as `:body`, with the method as `:method`.
+    let length = headers
+        .get("content-length")
+        .and_then(|l| l.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(1 << 20);
+    let mut body = Vec::new();
+    let _ = (&mut reader).take(length).read_to_end(&mut body);
+    headers.insert(":method".into(), method);
+    headers.insert(":body".into(), String::from_utf8_lossy(&body).into_owned());
     let reply = route(&target, &headers);
     let mut head = format!(
         "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -714,4 +725,270 @@ fn bearer_token_challenge_and_index_platform_selection() {
         open(&reference, &options),
         Err(SourceError::Auth { .. })
     ));
+}
+
+// ---- pushing: the repository client both ways -----------------------------
+
+fn client(reference: &str, options: &SourceOptions, access: Access) -> RepositoryClient {
+    let reference = RegistryRef::parse(reference).unwrap_or_else(|e| panic!("{e}"));
+    RepositoryClient::connect(&reference, options, access).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn pushes_and_reads_back_an_artifact_through_a_real_registry_with_docker_config_credentials() {
+    let registry = Registry::start(true);
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Credentials only in a Docker config file (`auths` with user and password).
+    let config_path = scratch.path().join("docker-config.json");
+    write(
+        &config_path,
+        format!(
+            r#"{{"auths":{{"https://{}":{{"username":"{USER}","password":"{PASS}"}}}}}}"#,
+            registry.host()
+        )
+        .as_bytes(),
+    );
+    let options = SourceOptions {
+        ca_file: Some(registry.ca()),
+        docker_config: Some(config_path),
+        ..SourceOptions::default()
+    };
+    let reference = format!("{}/artifacts/blob-test:v1", registry.host());
+    let pusher = client(&reference, &options, Access::Push);
+
+    // A real fixture file as the payload: the Alpine secdb of the vulndata fixtures.
+    let payload = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/vulndata/advisories/alpine-secdb/alpine/v3.20/main.json"
+    ))
+    .unwrap_or_else(|e| panic!("fixture: {e}"));
+    let config = b"{}";
+    let first = pusher.push_blob(config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.uploaded);
+    assert_eq!((first.digest.clone(), first.size), (Digest::of(config), 2));
+    let layer = pusher.push_blob(&payload).unwrap_or_else(|e| panic!("{e}"));
+    assert!(layer.uploaded);
+    // The same blob again: the HEAD finds it and nothing is sent.
+    let again = pusher.push_blob(&payload).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        again,
+        portcullis_source::PushedBlob {
+            uploaded: false,
+            ..layer.clone()
+        }
+    );
+    assert!(pusher.has_blob(&layer.digest).unwrap_or(false));
+    assert!(
+        !pusher
+            .has_blob(&Digest::of(b"never pushed"))
+            .unwrap_or(true)
+    );
+
+    let manifest = serde_json::json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,
+        "artifactType":"application/vnd.portcullis.test.v1",
+        "config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":first.digest.to_string(),"size":2},
+        "layers":[{"mediaType":"application/octet-stream","digest":layer.digest.to_string(),"size":layer.size}]})
+    .to_string()
+    .into_bytes();
+    let manifest_digest = pusher
+        .put_manifest("v1", OCI_MANIFEST, &manifest)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(manifest_digest, Digest::of(&manifest));
+    assert!(matches!(
+        pusher.put_manifest("bad tag", OCI_MANIFEST, &manifest),
+        Err(SourceError::InvalidReference { .. })
+    ));
+
+    // Read back with a pull-only client, by tag and by digest.
+    let puller = client(&reference, &options, Access::Pull);
+    let fetched = puller
+        .get_manifest("v1", &[OCI_MANIFEST])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fetched.bytes, manifest);
+    assert_eq!(fetched.digest, manifest_digest);
+    assert_eq!(fetched.media_type.as_deref(), Some(OCI_MANIFEST));
+    let by_digest = puller
+        .get_manifest(manifest_digest.as_str(), &[OCI_MANIFEST])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_digest.bytes, manifest);
+    let mut sink = Vec::new();
+    let written = puller
+        .fetch_blob_to(&layer.digest, Some(layer.size), 1 << 30, &mut sink)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((written, sink == payload), (layer.size, true));
+    // A limit below the blob's size is refused before anything is read.
+    let mut small = Vec::new();
+    let err = puller.fetch_blob_to(&layer.digest, None, 100, &mut small);
+    assert!(
+        matches!(err, Err(SourceError::TooLarge { limit: 100, .. })),
+        "{err:?}"
+    );
+    assert!(small.len() <= 100);
+    let err = puller.fetch_blob_to(&Digest::of(b"never pushed"), None, 1 << 20, &mut small);
+    assert!(matches!(err, Err(SourceError::NotFound { .. })), "{err:?}");
+
+    // Without credentials the push is refused as an auth error naming the registry.
+    let anonymous = SourceOptions {
+        docker_config: Some(empty_docker_config(scratch.path())),
+        ..options.clone()
+    };
+    let err = client(&reference, &anonymous, Access::Push)
+        .push_blob(b"anything")
+        .expect_err("no credentials");
+    assert!(
+        matches!(&err, SourceError::Auth { registry: r, .. } if *r == registry.host()),
+        "{err:?}"
+    );
+    // A local transport is not a registry reference.
+    assert!(RegistryRef::parse("oci:/tmp/layout:tag").is_err());
+}
+
+#[test]
+fn fetch_blob_to_refuses_a_blob_that_does_not_match_its_digest() {
+    let image = tiny_image("application/vnd.oci.image.layer.v1.tar+gzip", None);
+    let mut tampered = image.layer.clone();
+    if let Some(b) = tampered.first_mut() {
+        *b ^= 0xff;
+    }
+    let host = serve_image(&image, tampered);
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let puller = client(
+        &format!("{host}/test/tiny"),
+        &insecure(cache.path()),
+        Access::Pull,
+    );
+    let digest = Digest::of(&image.layer);
+    let mut sink = Vec::new();
+    let err = puller.fetch_blob_to(&digest, Some(image.layer.len() as u64), 1 << 20, &mut sink);
+    assert!(
+        matches!(&err, Err(SourceError::Blob(BlobError::DigestMismatch { blob, .. })) if *blob == digest),
+        "{err:?}"
+    );
+    // A manifest fetched by digest must hash to it.
+    let err = puller.get_manifest(Digest::of(b"other").as_str(), &[OCI_MANIFEST]);
+    assert!(err.is_err());
+}
+
+/// A scripted registry with a bearer-token service that hands out tokens per
+/// scope, and a blob upload that answers with `stored_digest`.
+fn serve_upload_registry(
+    stored_digest: Option<String>,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&log);
+    let listener_host = Arc::new(std::sync::OnceLock::<String>::new());
+    let realm_host = Arc::clone(&listener_host);
+    let host = serve(Arc::new(move |path, headers| {
+        let method = headers.get(":method").cloned().unwrap_or_default();
+        if let Ok(mut log) = seen.lock() {
+            log.push(format!("{method} {path}"));
+        }
+        if let Some(query) = path.strip_prefix("/token?") {
+            let token = if query.contains("scope=repository%3Atest%2Fdb%3Apull%2Cpush") {
+                "push-token"
+            } else {
+                "pull-token"
+            };
+            return Reply::ok("application/json", format!(r#"{{"token":"{token}"}}"#));
+        }
+        let authorization = headers.get("authorization").cloned().unwrap_or_default();
+        let needs_push = method == "POST" || method == "PUT";
+        let authorized = authorization == "Bearer push-token"
+            || (!needs_push && authorization == "Bearer pull-token");
+        if !authorized {
+            let realm = format!(
+                "http://{}/token",
+                realm_host.get().cloned().unwrap_or_default()
+            );
+            let scope = if needs_push { "pull,push" } else { "pull" };
+            return Reply {
+                status: 401,
+                headers: vec![(
+                    "WWW-Authenticate".into(),
+                    format!(
+                        r#"Bearer realm="{realm}",service="s",scope="repository:test/db:{scope}""#
+                    ),
+                )],
+                ..Reply::ok("application/json", "{}")
+            };
+        }
+        match (method.as_str(), path) {
+            ("HEAD", _) => Reply {
+                status: 404,
+                ..Reply::ok("application/json", "")
+            },
+            ("POST", "/v2/test/db/blobs/uploads/") => Reply {
+                status: 202,
+                headers: vec![(
+                    "Location".into(),
+                    "/v2/test/db/blobs/uploads/u-1?_state=abc".into(),
+                )],
+                ..Reply::ok("text/plain", "")
+            },
+            ("PUT", p)
+                if p.starts_with("/v2/test/db/blobs/uploads/u-1?_state=abc&digest=sha256%3A") =>
+            {
+                let body = headers.get(":body").cloned().unwrap_or_default();
+                let digest = stored_digest
+                    .clone()
+                    .unwrap_or_else(|| Digest::of(body.as_bytes()).to_string());
+                Reply {
+                    status: 201,
+                    headers: vec![("Docker-Content-Digest".into(), digest)],
+                    ..Reply::ok("text/plain", "")
+                }
+            }
+            _ => Reply {
+                status: 404,
+                ..Reply::ok("text/plain", "")
+            },
+        }
+    }));
+    let _ = listener_host.set(host.clone());
+    (host, log)
+}
+
+#[test]
+fn a_push_asks_the_token_service_for_push_scope_and_uploads_monolithically() {
+    let (host, log) = serve_upload_registry(None);
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pusher = client(
+        &format!("{host}/test/db:1"),
+        &insecure(cache.path()),
+        Access::Push,
+    );
+    let pushed = pusher
+        .push_blob(b"database bytes")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(pushed.uploaded);
+    assert_eq!(pushed.digest, Digest::of(b"database bytes"));
+    let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+    // The HEAD's pull challenge is answered with a token that also covers the
+    // upload, so the POST and PUT need no second token.
+    let tokens: Vec<&String> = log.iter().filter(|l| l.contains("/token?")).collect();
+    assert_eq!(tokens.len(), 1, "{log:?}");
+    assert!(tokens.iter().all(|t| t.contains("pull%2Cpush")), "{log:?}");
+    assert!(log.iter().any(|l| l.starts_with("POST ")), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("PUT ") && l.contains(pushed.digest.hex())),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_registry_that_stores_another_digest_is_refused() {
+    let (host, _) = serve_upload_registry(Some(Digest::of(b"something else").to_string()));
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pusher = client(
+        &format!("{host}/test/db:1"),
+        &insecure(cache.path()),
+        Access::Push,
+    );
+    let err = pusher.push_blob(b"database bytes");
+    assert!(
+        matches!(&err, Err(SourceError::RegistryGarbage { reason, .. }) if reason.contains("stored")),
+        "{err:?}"
+    );
+    assert!(err.is_err_and(|e| e.kind() == ErrorKind::Refused));
 }

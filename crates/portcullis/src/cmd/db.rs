@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use portcullis_source::{ErrorKind, SourceOptions};
 use portcullis_vulndb::db::{self, Database, DbError, Metadata};
-use portcullis_vulndb::oci::{self, OciError, RegistryOptions};
+use portcullis_vulndb::oci::{self, OciError};
 use portcullis_vulndb::update::{self, UpdateError};
 
 use crate::exit::{Failure, NETWORK, OK, REFUSED, USAGE};
@@ -25,9 +26,11 @@ pub enum Command {
     Update(UpdateArgs),
     /// Show the database's sources, dates, counts and age.
     Status(StatusArgs),
-    /// Push the database to an OCI registry as an artifact.
+    /// Push the database to an OCI registry as an artifact (blobs the
+    /// registry already has are not sent again).
     Push(RefArgs),
-    /// Pull the database from an OCI registry.
+    /// Pull the database from an OCI registry; it replaces the local one only
+    /// once verified and opened.
     Pull(RefArgs),
 }
 
@@ -53,17 +56,20 @@ pub enum StatusFormat {
     Json,
 }
 
+/// The registry options of image commands; credentials default to
+/// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` and its helpers.
 #[derive(Debug, clap::Args)]
 pub struct RefArgs {
-    /// Registry reference, e.g. `registry.example.internal/portcullis/db:1`.
+    /// Registry reference, e.g. `registry.example.internal/portcullis/db:1`
+    /// (`db pull` also takes `@sha256:…`).
     pub reference: String,
-    /// Plain HTTP to the registry.
+    /// Allow plain HTTP (and unverified TLS) to the registry.
     #[arg(long)]
     pub insecure: bool,
     /// PEM file with the CA certificates that sign the registry's certificate.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Registry user name.
+    /// Registry user name (else the Docker config and its credential helpers).
     #[arg(long, env = "PORTCULLIS_USERNAME")]
     pub username: Option<String>,
     /// Registry password or token.
@@ -72,25 +78,33 @@ pub struct RefArgs {
 }
 
 impl RefArgs {
-    fn options(&self) -> RegistryOptions {
-        RegistryOptions {
+    /// The source stage's options, mapped as for images (one place checks
+    /// that `--username` and `--password` go together).
+    fn options(&self) -> Result<SourceOptions, Failure> {
+        crate::pipeline::source_options(&crate::pipeline::ImageArgs {
+            cache_dir: None,
+            platform: None,
             insecure: self.insecure,
             ca_file: self.ca_file.clone(),
             username: self.username.clone(),
             password: self.password.clone(),
-        }
+            quiet: true,
+        })
     }
 }
 
 fn oci_failure(error: OciError) -> Failure {
-    let code = match error {
-        OciError::Registry { .. } => NETWORK,
+    let code = match &error {
+        OciError::Registry(e) => match e.kind() {
+            ErrorKind::Usage => USAGE,
+            ErrorKind::Refused => REFUSED,
+            ErrorKind::Network => NETWORK,
+        },
         // A corrupt database from the registry is refused content; a missing
         // or unreadable local one is unusable input.
         OciError::Database(DbError::Corrupt { .. } | DbError::Format { .. })
-        | OciError::DigestMismatch { .. }
         | OciError::NotADatabase { .. } => REFUSED,
-        OciError::Database(_) | OciError::Reference { .. } | OciError::Io { .. } => USAGE,
+        OciError::Database(_) | OciError::NeedsTag { .. } | OciError::Manifest { .. } => USAGE,
     };
     Failure::new(code, error)
 }
@@ -147,12 +161,22 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             Ok(OK)
         }
         Command::Push(r) => {
-            let digest = oci::push(&path, &r.reference, &r.options()).map_err(oci_failure)?;
-            eprintln!("pushed {} to {}@{digest}", path.display(), r.reference);
+            let pushed = oci::push(&path, &r.reference, &r.options()?).map_err(oci_failure)?;
+            eprintln!(
+                "pushed {} to {}@{}{}",
+                path.display(),
+                r.reference,
+                pushed.manifest,
+                if pushed.database.uploaded {
+                    ""
+                } else {
+                    " (the registry already had the database blob)"
+                }
+            );
             Ok(OK)
         }
         Command::Pull(r) => {
-            let meta = oci::pull(&r.reference, &path, &r.options()).map_err(oci_failure)?;
+            let meta = oci::pull(&r.reference, &path, &r.options()?).map_err(oci_failure)?;
             eprintln!(
                 "pulled {} into {}: {} advisories, built {}",
                 r.reference,

@@ -576,6 +576,70 @@ fn db_push_and_pull_through_a_real_registry() {
         std::fs::read(&tls_pulled).expect("pulled over TLS"),
         std::fs::read(shared_db()).expect("original")
     );
+    // Credentials from a Docker config (DOCKER_CONFIG), as for image pulls; a
+    // second tag of the same database sends no blob again.
+    let docker_config = dir.path().join("docker");
+    std::fs::create_dir_all(&docker_config).expect("docker config dir");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"username":"{}","password":"{}"}}}}}}"#,
+            registry.tls, registry.user, registry.password
+        ),
+    )
+    .expect("docker config");
+    let second = format!("{}/portcullis/vulndb:second", registry.tls);
+    let out = portcullis()
+        .env("DOCKER_CONFIG", &docker_config)
+        .env_remove("PORTCULLIS_USERNAME")
+        .env_remove("PORTCULLIS_PASSWORD")
+        .args(["db", "push", &second, "--ca-file", &ca, "--db"])
+        .arg(shared_db())
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(stderr.contains("already had the database blob"), "{stderr}");
+    let config_pulled = dir.path().join("config-pulled.bin");
+    portcullis()
+        .env("DOCKER_CONFIG", &docker_config)
+        .env_remove("PORTCULLIS_USERNAME")
+        .env_remove("PORTCULLIS_PASSWORD")
+        .args(["db", "pull", &second, "--ca-file", &ca, "--db"])
+        .arg(&config_pulled)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&config_pulled).expect("pulled with docker config credentials"),
+        std::fs::read(shared_db()).expect("original")
+    );
+    // Without any credentials the TLS registry refuses, naming itself (exit 4).
+    let empty_config = dir.path().join("empty-docker");
+    std::fs::create_dir_all(&empty_config).expect("empty docker config dir");
+    let out = portcullis()
+        .env("DOCKER_CONFIG", &empty_config)
+        .env_remove("PORTCULLIS_USERNAME")
+        .env_remove("PORTCULLIS_PASSWORD")
+        .args(["db", "pull", &second, "--ca-file", &ca, "--db"])
+        .arg(dir.path().join("never.bin"))
+        .assert()
+        .code(4);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stderr.contains(&format!("authentication with {} failed", registry.tls)),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("never.bin").exists());
+    // A push needs a tag to store the manifest under.
+    let pinned = format!(
+        "{}/portcullis/vulndb@sha256:{}",
+        registry.plain,
+        "0".repeat(64)
+    );
+    portcullis()
+        .args(["db", "push", &pinned, "--insecure", "--db"])
+        .arg(shared_db())
+        .assert()
+        .code(2);
     // An image that is not a database is refused, and the local file kept.
     let not_db = format!("{}/test/debian12-min:latest", registry.plain);
     let out = portcullis()
