@@ -864,9 +864,24 @@ fn fetch_blob_to_refuses_a_blob_that_does_not_match_its_digest() {
         matches!(&err, Err(SourceError::Blob(BlobError::DigestMismatch { blob, .. })) if *blob == digest),
         "{err:?}"
     );
-    // A manifest fetched by digest must hash to it.
-    let err = puller.get_manifest(Digest::of(b"other").as_str(), &[OCI_MANIFEST]);
-    assert!(err.is_err());
+    // A manifest fetched by digest must hash to it: this registry answers
+    // every manifest request with the same document.
+    let manifest = image.manifest.clone();
+    let liar = serve(Arc::new(move |_, _| {
+        Reply::ok(OCI_MANIFEST, manifest.clone())
+    }));
+    let puller = client(
+        &format!("{liar}/test/tiny"),
+        &insecure(cache.path()),
+        Access::Pull,
+    );
+    let asked = Digest::of(b"another manifest");
+    let err = puller.get_manifest(asked.as_str(), &[OCI_MANIFEST]);
+    assert!(
+        matches!(&err, Err(SourceError::Blob(BlobError::DigestMismatch { blob, actual, .. }))
+            if *blob == asked && *actual == Digest::of(&image.manifest).to_string()),
+        "{err:?}"
+    );
 }
 
 /// A scripted registry with a bearer-token service that hands out tokens per
