@@ -19,18 +19,12 @@ pub enum Verdict {
 
 /// The sort weight of an event at equal versions: a range opening and
 /// closing at the same version affects nothing.
-fn tie_rank(event: &Event) -> u8 {
+fn tie_rank<S>(event: &Event<S>) -> u8 {
     match event {
         Event::Introduced(_) => 0,
         Event::LastAffected(_) => 1,
         Event::Fixed(_) => 2,
         Event::Limit(_) => 3,
-    }
-}
-
-fn event_version(event: &Event) -> &str {
-    match event {
-        Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => v,
     }
 }
 
@@ -49,9 +43,9 @@ fn compare_event(
 
 /// Evaluates one range for `version`. Errors when a version does not parse in
 /// the scheme (the caller counts those rather than guessing).
-pub fn evaluate_range(
+pub fn evaluate_range<S: AsRef<str>>(
     scheme: Scheme,
-    range: &Range,
+    range: &Range<S>,
     version: &str,
 ) -> Result<Verdict, VersionError> {
     let scheme = match range.kind {
@@ -61,25 +55,25 @@ pub fn evaluate_range(
         RangeKind::Git => return Ok(Verdict::NotAffected),
     };
     // Sort events by version ("0" first), as the schema requires before evaluation.
-    let mut events: Vec<&Event> = range.events.iter().collect();
+    let mut events: Vec<&Event<S>> = range.events.iter().collect();
     let mut sort_error = None;
     // Feeds nearly always list events in order: check that in one pass
     // (n-1 comparisons) before paying for a sort.
     let ordered = events.windows(2).all(|pair| {
         let (a, b) = (pair[0], pair[1]);
-        if matches!(a, Event::Introduced(v) if v == "0") {
+        if matches!(a, Event::Introduced(v) if v.as_ref() == "0") {
             return true;
         }
-        if matches!(b, Event::Introduced(v) if v == "0") {
+        if matches!(b, Event::Introduced(v) if v.as_ref() == "0") {
             return false;
         }
         scheme
-            .compare(event_version(a), event_version(b))
+            .compare(a.version(), b.version())
             .is_ok_and(|o| o == Ordering::Less)
     });
     if !ordered {
         events.sort_by(|a, b| {
-            let (va, vb) = (event_version(a), event_version(b));
+            let (va, vb) = (a.version(), b.version());
             let order = match (
                 va == "0" && matches!(a, Event::Introduced(_)),
                 vb == "0" && matches!(b, Event::Introduced(_)),
@@ -103,24 +97,24 @@ pub fn evaluate_range(
     for event in &events {
         match event {
             Event::Introduced(v) => {
-                if compare_event(scheme, version, v, true)? != Ordering::Less {
+                if compare_event(scheme, version, v.as_ref(), true)? != Ordering::Less {
                     affected = true;
                 }
             }
             Event::Fixed(v) => {
-                if scheme.compare(version, v)? != Ordering::Less {
+                if scheme.compare(version, v.as_ref())? != Ordering::Less {
                     affected = false;
                 } else if affected && fixed_above.is_none() {
-                    fixed_above = Some(v.clone());
+                    fixed_above = Some(v.as_ref().to_string());
                 }
             }
             Event::LastAffected(v) => {
-                if scheme.compare(version, v)? == Ordering::Greater {
+                if scheme.compare(version, v.as_ref())? == Ordering::Greater {
                     affected = false;
                 }
             }
             Event::Limit(v) => {
-                if scheme.compare(version, v)? != Ordering::Less {
+                if scheme.compare(version, v.as_ref())? != Ordering::Less {
                     affected = false;
                 }
             }
@@ -146,16 +140,16 @@ pub fn normalize_listed(scheme: Option<Scheme>, version: &str) -> String {
 
 /// Evaluates an affected record: any matching range, or the version listed
 /// in `versions` (compared in the scheme when both parse, else as text).
-pub fn evaluate(
+pub fn evaluate<S: AsRef<str>>(
     scheme: Option<Scheme>,
-    ranges: &[Range],
-    versions: &[String],
+    ranges: &[Range<S>],
+    versions: &[S],
     version: &str,
 ) -> Result<Verdict, VersionError> {
     // Listed versions are stored normalized (see [`normalize_listed`]), so
     // one normalization of the installed version makes this a string match.
     let installed = normalize_listed(scheme, version);
-    let listed = versions.contains(&installed);
+    let listed = versions.iter().any(|v| v.as_ref() == installed);
     let mut first_error = None;
     let mut best: Option<Verdict> = None;
     if let Some(scheme) = scheme {

@@ -99,26 +99,28 @@ struct IndexEntry {
     end: u32,
 }
 
-/// One advisory's affected versions of one package, as stored.
+/// One advisory's affected versions of one package, as stored. Read back
+/// with `S = &str`: versions borrowed from the database file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AffectedRecord {
+pub struct AffectedRecord<S = String> {
     /// Number of the advisory, for [`Database::advisory`].
     pub advisory: u32,
-    pub ranges: Vec<Range>,
-    pub versions: Vec<String>,
+    pub ranges: Vec<Range<S>>,
+    pub versions: Vec<S>,
     /// The distribution's rating for this package, when it gives one.
     pub severity: Option<Severity>,
 }
 
-/// An advisory's own fields (its affected list is in the index).
+/// An advisory's own fields (its affected list is in the index). Read back
+/// with `S = &str`, borrowed from the database file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdvisoryInfo {
-    pub id: String,
-    pub aliases: Vec<String>,
-    pub summary: Option<String>,
+pub struct AdvisoryInfo<S = String> {
+    pub id: S,
+    pub aliases: Vec<S>,
+    pub summary: Option<S>,
     pub severity: Option<Severity>,
-    pub published: Option<String>,
-    pub modified: Option<String>,
+    pub published: Option<S>,
+    pub modified: Option<S>,
 }
 
 /// Collects advisories from sources, merges records of the same id, and
@@ -435,7 +437,11 @@ impl Database {
 
     /// Every advisory's affected versions of `package` in `ecosystem`
     /// (exact ecosystem string, e.g. `Debian:12`; PyPI names normalized here).
-    pub fn affected(&self, ecosystem: &str, package: &str) -> Result<Vec<AffectedRecord>, DbError> {
+    pub fn affected(
+        &self,
+        ecosystem: &str,
+        package: &str,
+    ) -> Result<Vec<AffectedRecord<&str>>, DbError> {
         let package = normalize_package_name(ecosystem, package);
         let found = self.index.binary_search_by(|e| {
             (e.ecosystem.as_str(), e.package.as_str()).cmp(&(ecosystem, package.as_str()))
@@ -452,7 +458,7 @@ impl Database {
     }
 
     /// The advisory numbered `number` (from [`AffectedRecord::advisory`]).
-    pub fn advisory(&self, number: u32) -> Result<AdvisoryInfo, DbError> {
+    pub fn advisory(&self, number: u32) -> Result<AdvisoryInfo<&str>, DbError> {
         let corrupt = |reason: String| DbError::Corrupt {
             path: self.path.clone(),
             reason,

@@ -43,10 +43,14 @@ pub struct Affected {
 }
 
 /// An OSV range: ordered events in one versioning scheme.
+///
+/// `S` is how versions are held: owned `String`s while feeds are read,
+/// `&str` borrowed from the database file while matching, so a lookup
+/// allocates no string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Range {
+pub struct Range<S = String> {
     pub kind: RangeKind,
-    pub events: Vec<Event>,
+    pub events: Vec<Event<S>>,
 }
 
 /// OSV `ranges[].type`.
@@ -63,15 +67,26 @@ pub enum RangeKind {
 
 /// OSV `ranges[].events[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
+pub enum Event<S = String> {
     /// Affected from this version on (`"0"`: from the beginning).
-    Introduced(String),
+    Introduced(S),
     /// Not affected from this version on.
-    Fixed(String),
+    Fixed(S),
     /// Affected up to and including this version.
-    LastAffected(String),
+    LastAffected(S),
     /// Upper bound of the range (exclusive), whatever the events say.
-    Limit(String),
+    Limit(S),
+}
+
+impl<S: AsRef<str>> Event<S> {
+    /// The version the event names.
+    pub fn version(&self) -> &str {
+        match self {
+            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) => {
+                v.as_ref()
+            }
+        }
+    }
 }
 
 /// How bad a vulnerability is, on the scale every gate uses.

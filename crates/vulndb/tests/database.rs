@@ -63,10 +63,10 @@ fn built_database_reopens_with_the_same_records() {
         .expect("query")
         .into_iter()
         .map(|r| {
-            let id = db.advisory(r.advisory).expect("advisory").id;
+            let id = db.advisory(r.advisory).expect("advisory").id.to_string();
             let fixed = r.ranges[0].events.iter().find_map(|e| {
                 if let Event::Fixed(v) = e {
-                    Some(v.clone())
+                    Some(v.to_string())
                 } else {
                     None
                 }
