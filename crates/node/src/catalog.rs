@@ -201,6 +201,24 @@ pub struct SettingRef {
     pub repeated: bool,
 }
 
+impl SettingRef {
+    /// The setting's flags as written on a command line, aliases joined by
+    /// `/` (`-H/--host`); empty when the setting has no flag.
+    pub fn dashed_flags(&self) -> String {
+        self.flags
+            .iter()
+            .map(|f| {
+                if f.len() == 1 {
+                    format!("-{f}")
+                } else {
+                    format!("--{f}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
 /// Which file(s) a file probe looks at.
 #[derive(Debug, Clone)]
 pub struct FileTarget {

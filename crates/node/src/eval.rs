@@ -170,18 +170,7 @@ fn describe_probe(probe: &Probe) -> String {
         Probe::Setting(s) => {
             let mut names: Vec<String> = Vec::new();
             if !s.flags.is_empty() {
-                let flags = s
-                    .flags
-                    .iter()
-                    .map(|f| {
-                        if f.len() == 1 {
-                            format!("-{f}")
-                        } else {
-                            format!("--{f}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let flags = s.dashed_flags();
                 names.push(match &s.flag_key {
                     Some(key) => format!("{flags} {key}"),
                     None => flags,

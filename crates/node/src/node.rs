@@ -325,18 +325,7 @@ impl<'a> Node<'a> {
         }
         let mut looked = Vec::new();
         if !setting.flags.is_empty() {
-            let dashed = setting
-                .flags
-                .iter()
-                .map(|f| {
-                    if f.len() == 1 {
-                        format!("-{f}")
-                    } else {
-                        format!("--{f}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/");
+            let dashed = setting.dashed_flags();
             match &state.flags {
                 FlagsState::Parsed { flags, origin } => {
                     let mut values: Vec<String> = flags
