@@ -169,21 +169,7 @@ impl Item {
                 }
                 r
             }
-            (List(a), List(b)) => {
-                let mut left = a.iter();
-                let mut right = b.iter();
-                loop {
-                    let r = match (left.next(), right.next()) {
-                        (None, None) => return Ordering::Equal,
-                        (Some(l), None) => l.cmp_null(),
-                        (None, Some(r)) => r.cmp_null().reverse(),
-                        (Some(l), Some(r)) => l.compare(r),
-                    };
-                    if r != Ordering::Equal {
-                        return r;
-                    }
-                }
-            }
+            (List(a), List(b)) => compare_items(a, b),
         }
     }
 }
