@@ -281,14 +281,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-    );
-
-    fn fixture(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::test_fixtures::read as fixture;
 
     fn set(files: &[(&str, Vec<u8>)]) -> FileSet {
         let mut set = FileSet::new();

@@ -131,16 +131,8 @@ pub fn split_license(license: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-    );
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::test_fixtures::{json, read};
 
     /// Trivy's real Alpine database: 15 packages (an entry without `V:` is
     /// dropped by both). Trivy rewrites licences into SPDX identifiers
@@ -149,8 +141,7 @@ mod tests {
     /// trivy does.
     #[test]
     fn trivy_installed() {
-        let expected: Value =
-            serde_json::from_slice(&read("trivy/fanal-apk/expected.json")).unwrap();
+        let expected = json("trivy/fanal-apk/expected.json");
         let want = expected[0]["wantPkgs"].as_array().unwrap();
         let got = parse_installed(&read("trivy/fanal-apk/apk")).unwrap();
         assert_eq!(got.len(), want.len());
@@ -187,7 +178,7 @@ mod tests {
     /// syft's single-package cases: name, version, origin, arch, licences.
     #[test]
     fn syft_cases() {
-        let expected: Value = serde_json::from_slice(&read("syft/alpine/expected.json")).unwrap();
+        let expected = json("syft/alpine/expected.json");
         let mut compared = 0;
         for case in expected.as_array().unwrap() {
             let Some(want) = case["expected"].as_object() else {

@@ -294,18 +294,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-    );
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
-
-    fn json(rel: &str) -> Value {
-        serde_json::from_slice(&read(rel)).unwrap()
-    }
+    use crate::test_fixtures::{json, read};
 
     fn installed(data: &[u8], in_status_d: bool) -> Vec<Record> {
         parse_status(data)

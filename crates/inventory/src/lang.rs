@@ -364,22 +364,14 @@ mod tests {
         assert_eq!(classify("METADATA"), None);
     }
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-    );
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
+    use crate::test_fixtures::{json, read};
 
     /// trivy's METADATA / PKG-INFO cases: name, version and licences. Where
     /// trivy reports the placeholder `UNKNOWN` (setuptools' "not stated") or a
     /// `file://LICENSE.txt` pointer, we report no licence.
     #[test]
     fn trivy_python_metadata() {
-        let expected: Value =
-            serde_json::from_slice(&read("trivy/parser-python-packaging/expected.json")).unwrap();
+        let expected = json("trivy/parser-python-packaging/expected.json");
         let mut compared = 0;
         for case in expected.as_array().unwrap() {
             let input = case["input"]

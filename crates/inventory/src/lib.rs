@@ -30,6 +30,8 @@ mod os_release;
 mod package;
 mod purl;
 pub mod rpm;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use analyze::{Analysis, analyze};
 pub use error::{InventoryError, ParseError, Warning};

@@ -177,14 +177,11 @@ fn parse_redhat_release(text: &str) -> Option<Distro> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-    );
+    use crate::test_fixtures::read;
 
     #[test]
     fn debian12_host_os_release() {
-        let data = std::fs::read(format!("{FIXTURES}/debian12-host/os-release")).unwrap();
+        let data = read("debian12-host/os-release");
         let distro = parse_os_release(&data).unwrap();
         assert_eq!(distro.id, "debian");
         assert_eq!(distro.version_id.as_deref(), Some("12"));
@@ -193,8 +190,7 @@ mod tests {
             distro.pretty_name.as_deref(),
             Some("Debian GNU/Linux 12 (bookworm)")
         );
-        let version =
-            std::fs::read_to_string(format!("{FIXTURES}/debian12-host/debian_version")).unwrap();
+        let version = String::from_utf8(read("debian12-host/debian_version")).unwrap();
         let fallback = parse_debian_version(&version).unwrap();
         assert_eq!(
             (fallback.id.as_str(), fallback.version_id.as_deref()),
@@ -204,8 +200,7 @@ mod tests {
 
     #[test]
     fn syft_image_dpkg_os_release() {
-        let data =
-            std::fs::read(format!("{FIXTURES}/syft/debian/image-dpkg/etc/os-release")).unwrap();
+        let data = read("syft/debian/image-dpkg/etc/os-release");
         let distro = parse_os_release(&data).unwrap();
         assert_eq!(distro.id, "debian");
         assert!(distro.version_id.is_some());

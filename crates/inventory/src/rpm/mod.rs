@@ -237,17 +237,15 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const GO_RPMDB: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vulndata/pkgdb-fixtures/go-rpmdb"
-    );
+    use crate::test_fixtures;
 
+    /// A go-rpmdb fixture.
     fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{GO_RPMDB}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        test_fixtures::read(&format!("go-rpmdb/{rel}"))
     }
 
     fn json(rel: &str) -> Value {
-        serde_json::from_slice(&read(rel)).unwrap()
+        test_fixtures::json(&format!("go-rpmdb/{rel}"))
     }
 
     fn packages(format: Format, rel: &str) -> Vec<RpmPackage> {

@@ -1,0 +1,18 @@
+//! The package-database fixtures the unit tests read
+//! (`shared/fixtures/vulndata/pkgdb-fixtures`): one place for their path.
+
+/// The fixture root.
+const PKGDB: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
+);
+
+/// The bytes of a fixture, by path below the root; panics naming the file.
+pub fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{PKGDB}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A JSON fixture (the expected outputs of trivy, syft and go-rpmdb).
+pub fn json(rel: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
