@@ -132,7 +132,7 @@ pub fn split_license(license: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    use crate::test_fixtures::{json, read};
+    use crate::test_fixtures::{case_input, json, read};
 
     /// Trivy's real Alpine database: 15 packages (an entry without `V:` is
     /// dropped by both). Trivy rewrites licences into SPDX identifiers
@@ -184,12 +184,8 @@ mod tests {
             let Some(want) = case["expected"].as_object() else {
                 continue;
             };
-            let input = case["input"]
-                .as_str()
-                .unwrap()
-                .strip_prefix("testdata/")
-                .unwrap();
-            let got = parse_installed(&read(&format!("syft/alpine/{input}"))).unwrap();
+            let input = case_input("syft/alpine", case);
+            let got = parse_installed(&read(&input)).unwrap();
             assert_eq!(got.len(), 1, "{input}");
             let record = &got[0];
             let metadata = &want["Metadata"];

@@ -294,7 +294,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    use crate::test_fixtures::{json, read};
+    use crate::test_fixtures::{case_input, json, read};
 
     fn installed(data: &[u8], in_status_d: bool) -> Vec<Record> {
         parse_status(data)
@@ -422,13 +422,9 @@ mod tests {
             if case["test_file"] != "syft/pkg/cataloger/debian/parse_dpkg_db_test.go" {
                 continue;
             }
-            let input = case["input"]
-                .as_str()
-                .unwrap()
-                .strip_prefix("testdata/")
-                .unwrap();
+            let input = case_input("syft/debian", case);
             let in_status_d = input.contains("status.d");
-            let got = installed(&read(&format!("syft/debian/{input}")), in_status_d);
+            let got = installed(&read(&input), in_status_d);
             // syft keeps the stanza `Package: no-version` without a version;
             // dpkg never records an installed package without one, so we drop it.
             let want: Vec<&Value> = case["expected"]
@@ -533,12 +529,8 @@ Package: e\nVersion: 5\nSource: src (4.9-1)\n";
             }) else {
                 continue;
             };
-            let input = case["input"]
-                .as_str()
-                .unwrap()
-                .strip_prefix("testdata/")
-                .unwrap();
-            let got = copyright_licenses(&read(&format!("syft/debian/{input}")));
+            let input = case_input("syft/debian", case);
+            let got = copyright_licenses(&read(&input));
             assert_eq!(
                 got,
                 want.iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>(),

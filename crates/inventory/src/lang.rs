@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(classify("METADATA"), None);
     }
 
-    use crate::test_fixtures::{json, read};
+    use crate::test_fixtures::{case_input, json, read};
 
     /// trivy's METADATA / PKG-INFO cases: name, version and licences. Where
     /// trivy reports the placeholder `UNKNOWN` (setuptools' "not stated") or a
@@ -374,12 +374,8 @@ mod tests {
         let expected = json("trivy/parser-python-packaging/expected.json");
         let mut compared = 0;
         for case in expected.as_array().unwrap() {
-            let input = case["input"]
-                .as_str()
-                .unwrap()
-                .strip_prefix("testdata/")
-                .unwrap();
-            let got = python_metadata(&read(&format!("trivy/parser-python-packaging/{input}")));
+            let input = case_input("trivy/parser-python-packaging", case);
+            let got = python_metadata(&read(&input));
             if case["wantErr"] == true {
                 assert!(got.is_err(), "{input}");
                 continue;

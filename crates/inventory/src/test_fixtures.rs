@@ -16,3 +16,13 @@ pub fn read(rel: &str) -> Vec<u8> {
 pub fn json(rel: &str) -> serde_json::Value {
     serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
+
+/// The input file of one case of an upstream expected-output list (trivy's
+/// and syft's `{"input": "testdata/…"}`), as a fixture path below `dir`.
+pub fn case_input(dir: &str, case: &serde_json::Value) -> String {
+    let input = case["input"]
+        .as_str()
+        .and_then(|i| i.strip_prefix("testdata/"))
+        .unwrap_or_else(|| panic!("{dir}: case without a testdata/ input: {case}"));
+    format!("{dir}/{input}")
+}
