@@ -1,8 +1,11 @@
 //! `portcullis check` and `portcullis policy` end to end.
 
 use std::path::Path;
+use std::process::Output;
 
-use crate::common::{fixture, portcullis, tempdir};
+use serde_json::Value;
+
+use crate::common::{assert_exit, fixture, portcullis, stdout_json, tempdir, write_file};
 
 /// A Deployment that passes restricted:latest and every default rule.
 const HARDENED: &str = r#"apiVersion: apps/v1
@@ -53,36 +56,52 @@ spec:
         hostPath: {path: /var/run/docker.sock}
 "#;
 
-fn json_of(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+/// `portcullis check TARGET ARGS…`.
+fn check(target: &Path, args: &[&str]) -> Output {
+    portcullis()
+        .arg("check")
+        .arg(target)
+        .args(args)
+        .output()
+        .expect("run")
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("mkdir");
-    }
-    std::fs::write(&path, text).expect("write manifest");
-    path
+/// `portcullis policy ACTION FILE`.
+fn policy(action: &str, file: &Path) -> Output {
+    portcullis()
+        .args(["policy", action])
+        .arg(file)
+        .output()
+        .expect("run")
+}
+
+/// The rule names of a workload's violations, in report order.
+fn rules(workload: &Value) -> Vec<&str> {
+    workload["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["rule"].as_str())
+        .collect()
+}
+
+/// A workload's violation of `rule`.
+fn violation<'a>(workload: &'a Value, rule: &str) -> &'a Value {
+    workload["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .find(|v| v["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {workload:#}"))
 }
 
 #[test]
 fn hardened_deployment_passes_with_exit_0() {
     let dir = tempdir();
-    let file = write(dir.path(), "api.yaml", HARDENED);
-    let output = portcullis().arg("check").arg(&file).output().expect("run");
+    let file = write_file(dir.path(), "api.yaml", HARDENED);
+    let output = check(&file, &[]);
+    assert_exit(&output, 0);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(
         stdout.contains("1 workload checked at restricted:latest: 0 violations"),
         "{stdout}"
@@ -92,24 +111,11 @@ fn hardened_deployment_passes_with_exit_0() {
 #[test]
 fn violations_exit_1_with_psa_messages_and_lines() {
     let dir = tempdir();
-    let file = write(dir.path(), "agent.yaml", PRIVILEGED);
-    let output = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
+    let file = write_file(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = check(&file, &["--format", "json"]);
     assert_eq!(output.status.code(), Some(1));
-    let report = json_of(&output);
-    let violations = report["workloads"][0]["violations"]
-        .as_array()
-        .expect("violations");
-    let find = |rule: &str| {
-        violations
-            .iter()
-            .find(|v| v["rule"] == rule)
-            .unwrap_or_else(|| panic!("no {rule} in {violations:#?}"))
-    };
+    let report = stdout_json(&output);
+    let find = |rule: &str| violation(&report["workloads"][0], rule);
     let privileged = find("pss/privileged");
     assert_eq!(
         privileged["message"],
@@ -135,50 +141,27 @@ fn baseline_version_flag_changes_the_verdict() {
     let dir = tempdir();
     // Restricted fails this pod (no runAsNonRoot, …); baseline admits it.
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: 'nginx:1.27'}]\n";
-    let file = write(dir.path(), "pod.yaml", pod);
-    let restricted = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
-    assert!(
-        json_of(&restricted)["workloads"][0]["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["rule"] == "pss/runAsNonRoot")
-    );
-    let baseline = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args([
+    let file = write_file(dir.path(), "pod.yaml", pod);
+    let restricted = check(&file, &["--format", "json"]);
+    assert!(rules(&stdout_json(&restricted)["workloads"][0]).contains(&"pss/runAsNonRoot"));
+    let baseline = check(
+        &file,
+        &[
             "--pod-security",
             "baseline:v1.29",
             "--format",
             "json",
             "--fail-on",
             "critical",
-        ])
-        .output()
-        .expect("run");
-    let report = json_of(&baseline);
+        ],
+    );
+    let report = stdout_json(&baseline);
     assert_eq!(report["podSecurity"], "baseline:v1.29");
-    let rules: Vec<&str> = report["workloads"][0]["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["rule"].as_str())
-        .collect();
+    let rules = rules(&report["workloads"][0]);
     assert!(rules.iter().all(|r| !r.starts_with("pss/")), "{rules:?}");
     // Only medium and low hardening findings remain; --fail-on critical ignores them.
     assert_eq!(baseline.status.code(), Some(0));
-    let bad = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args(["--pod-security", "strict"])
-        .output()
-        .expect("run");
+    let bad = check(&file, &["--pod-security", "strict"]);
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -191,18 +174,16 @@ fn pss_fixture_directories_get_their_verdicts_through_the_binary() {
     ] {
         for verdict in ["pass", "fail"] {
             let dir = fixture(&format!("k8s/pss/{level}/{version}/{verdict}"));
-            let output = portcullis()
-                .arg("check")
-                .arg(&dir)
-                .args([
+            let output = check(
+                &dir,
+                &[
                     "--pod-security",
                     &format!("{level}:{version}"),
                     "--format",
                     "json",
-                ])
-                .output()
-                .expect("run");
-            let report = json_of(&output);
+                ],
+            );
+            let report = stdout_json(&output);
             let workloads = report["workloads"].as_array().expect("workloads");
             let files = std::fs::read_dir(&dir).expect("fixture dir").count();
             assert!(
@@ -212,11 +193,9 @@ fn pss_fixture_directories_get_their_verdicts_through_the_binary() {
                 workloads.len()
             );
             for workload in workloads {
-                let pss = workload["violations"]
-                    .as_array()
-                    .unwrap()
+                let pss = rules(workload)
                     .iter()
-                    .filter(|v| v["rule"].as_str().is_some_and(|r| r.starts_with("pss/")))
+                    .filter(|r| r.starts_with("pss/"))
                     .count();
                 match verdict {
                     "pass" => assert_eq!(pss, 0, "{workload:#}"),
@@ -239,19 +218,14 @@ apiVersion: v1\nkind: List\nitems:\n- apiVersion: batch/v1\n  kind: CronJob\n  m
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["workloads"], 2);
     assert_eq!(report["summary"]["skipped"], 1);
     assert_eq!(report["skipped"][0]["kind"], "Service");
     let cron = &report["workloads"][1];
     assert_eq!(cron["kind"], "CronJob");
     assert_eq!(cron["file"], "-");
-    let privileged = cron["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["rule"] == "pss/privileged")
-        .expect("privileged");
+    let privileged = violation(cron, "pss/privileged");
     // Paths are relative to the object, positions to the file.
     assert_eq!(
         privileged["field"],
@@ -266,13 +240,8 @@ fn bad_documents_are_reported_with_location_and_the_rest_still_checked() {
     let broken = format!(
         "{PRIVILEGED}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: typo}}\nspec:\n  containers:\n  - name: c\n    image: nginx:1\n    ports: [{{containerPort: 80, hostPort: eighty}}]\n---\nkey: [unclosed\n---\n{HARDENED}"
     );
-    let file = write(dir.path(), "mixed.yaml", &broken);
-    let output = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
+    let file = write_file(dir.path(), "mixed.yaml", &broken);
+    let output = check(&file, &["--format", "json"]);
     assert_eq!(
         output.status.code(),
         Some(2),
@@ -292,7 +261,7 @@ fn bad_documents_are_reported_with_location_and_the_rest_still_checked() {
         stderr.contains(&format!("{name}:29:")) || stderr.contains(&format!("{name}:30:")),
         "{stderr}"
     );
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["errors"], 2);
     assert_eq!(
         report["summary"]["workloads"], 2,
@@ -314,7 +283,7 @@ fn hostile_inputs_are_refused_per_document() {
     }
     bomb.push_str("---\n");
     bomb.push_str(HARDENED);
-    write(dir.path(), "bomb.yaml", &bomb);
+    write_file(dir.path(), "bomb.yaml", &bomb);
     // A single document of ~12 MiB.
     let mut huge = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n");
     let line = format!("  k{{}}: {}\n", "x".repeat(1000));
@@ -323,15 +292,10 @@ fn hostile_inputs_are_refused_per_document() {
     }
     huge.push_str("---\n");
     huge.push_str(HARDENED);
-    write(dir.path(), "huge.yaml", &huge);
-    let output = portcullis()
-        .arg("check")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
+    write_file(dir.path(), "huge.yaml", &huge);
+    let output = check(dir.path(), &["--format", "json"]);
     assert_eq!(output.status.code(), Some(2));
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["errors"], 2, "{report:#}");
     assert_eq!(
         report["summary"]["workloads"], 2,
@@ -352,26 +316,21 @@ fn hostile_inputs_are_refused_per_document() {
 #[test]
 fn directories_are_searched_recursively_for_yaml_yml_and_json() {
     let dir = tempdir();
-    write(dir.path(), "a/api.yaml", HARDENED);
-    write(dir.path(), "a/b/agent.yml", PRIVILEGED);
+    write_file(dir.path(), "a/api.yaml", HARDENED);
+    write_file(dir.path(), "a/b/agent.yml", PRIVILEGED);
     let json = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "from-json"},
         "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": {"privileged": true}}]}
     });
-    write(
+    write_file(
         dir.path(),
         "c/pod.json",
         &serde_json::to_string_pretty(&json).unwrap(),
     );
-    write(dir.path(), "c/notes.txt", "kind: Pod\n");
-    write(dir.path(), ".git/config.yaml", "not: a manifest\n");
-    let output = portcullis()
-        .arg("check")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
-    let report = json_of(&output);
+    write_file(dir.path(), "c/notes.txt", "kind: Pod\n");
+    write_file(dir.path(), ".git/config.yaml", "not: a manifest\n");
+    let output = check(dir.path(), &["--format", "json"]);
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["workloads"], 3, "{report:#}");
     let pod = report["workloads"]
         .as_array()
@@ -379,27 +338,17 @@ fn directories_are_searched_recursively_for_yaml_yml_and_json() {
         .iter()
         .find(|w| w["name"] == "from-json")
         .expect("json pod");
-    let privileged = pod["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["rule"] == "pss/privileged")
-        .expect("privileged");
+    let privileged = violation(pod, "pss/privileged");
     assert_eq!(privileged["line"], 13, "JSON positions are tracked too");
 }
 
 #[test]
 fn sarif_points_at_file_and_line() {
     let dir = tempdir();
-    let file = write(dir.path(), "agent.yaml", PRIVILEGED);
-    let output = portcullis()
-        .arg("check")
-        .arg(&file)
-        .args(["--format", "sarif"])
-        .output()
-        .expect("run");
+    let file = write_file(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = check(&file, &["--format", "sarif"]);
     assert_eq!(output.status.code(), Some(1));
-    let log = json_of(&output);
+    let log = stdout_json(&output);
     assert_eq!(log["version"], "2.1.0");
     let results = log["runs"][0]["results"].as_array().expect("results");
     let privileged = results
@@ -425,14 +374,9 @@ fn sarif_points_at_file_and_line() {
 #[test]
 fn junit_has_a_test_case_per_workload() {
     let dir = tempdir();
-    write(dir.path(), "api.yaml", HARDENED);
-    write(dir.path(), "agent.yaml", PRIVILEGED);
-    let output = portcullis()
-        .arg("check")
-        .arg(dir.path())
-        .args(["--format", "junit"])
-        .output()
-        .expect("run");
+    write_file(dir.path(), "api.yaml", HARDENED);
+    write_file(dir.path(), "agent.yaml", PRIVILEGED);
+    let output = check(dir.path(), &["--format", "junit"]);
     assert_eq!(output.status.code(), Some(1));
     let xml = String::from_utf8_lossy(&output.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
@@ -447,29 +391,18 @@ fn junit_has_a_test_case_per_workload() {
 #[test]
 fn policy_selects_rules_and_registries() {
     let dir = tempdir();
-    let manifest = write(dir.path(), "api.yaml", HARDENED);
-    let policy = write(
+    let manifest = write_file(dir.path(), "api.yaml", HARDENED);
+    let policy = write_file(
         dir.path(),
         "policy.yaml",
         "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [registry.example.internal/*]\n  requireDigest: true\nworkloads:\n  podSecurity: baseline\n  rules: [no-latest-tag]\n",
     );
-    let output = portcullis()
-        .arg("check")
-        .arg(&manifest)
-        .arg("--policy")
-        .arg(&policy)
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
+    let policy = policy.to_str().expect("UTF-8 temp path");
+    let output = check(&manifest, &["--policy", policy, "--format", "json"]);
     assert_eq!(output.status.code(), Some(1));
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     assert_eq!(report["podSecurity"], "baseline:latest");
-    let mut rules: Vec<&str> = report["workloads"][0]["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["rule"].as_str())
-        .collect();
+    let mut rules = rules(&report["workloads"][0]);
     rules.sort();
     assert_eq!(rules, ["allowed-registries", "require-digest"]);
 }
@@ -477,34 +410,21 @@ fn policy_selects_rules_and_registries() {
 #[test]
 fn policy_validate_and_explain() {
     let dir = tempdir();
-    let good = write(
+    let good = write_file(
         dir.path(),
         "good.yaml",
         "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: critical\n  exceptions:\n  - {id: CVE-2024-0001, package: openssl, expires: 2027-01-31, reason: not reachable}\n",
     );
-    let output = portcullis()
-        .args(["policy", "validate"])
-        .arg(&good)
-        .output()
-        .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = policy("validate", &good);
+    assert_exit(&output, 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains("valid"));
 
-    let bad = write(
+    let bad = write_file(
         dir.path(),
         "bad.yaml",
         "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [\"ghcr.io/[x\"]\nworkloads:\n  podSecurity: restricted\n  rulez: []\n",
     );
-    let output = portcullis()
-        .args(["policy", "validate"])
-        .arg(&bad)
-        .output()
-        .expect("run");
+    let output = policy("validate", &bad);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -512,16 +432,12 @@ fn policy_validate_and_explain() {
         "{stderr}"
     );
 
-    let glob = write(
+    let glob = write_file(
         dir.path(),
         "glob.yaml",
         "apiVersion: portcullis.dev/v1\nkind: Policy\nregistries:\n  allow: [\"ghcr.io/[x\"]\n",
     );
-    let output = portcullis()
-        .args(["policy", "validate"])
-        .arg(&glob)
-        .output()
-        .expect("run");
+    let output = policy("validate", &glob);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -532,11 +448,7 @@ fn policy_validate_and_explain() {
         "{stderr}"
     );
 
-    let output = portcullis()
-        .args(["policy", "explain"])
-        .arg(&good)
-        .output()
-        .expect("run");
+    let output = policy("explain", &good);
     assert_eq!(output.status.code(), Some(0));
     let yaml = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -544,12 +456,8 @@ fn policy_validate_and_explain() {
         "defaults filled in: {yaml}"
     );
     assert!(yaml.contains("failOn: critical"), "{yaml}");
-    let explained = write(dir.path(), "explained.yaml", &yaml);
-    let output = portcullis()
-        .args(["policy", "validate"])
-        .arg(&explained)
-        .output()
-        .expect("run");
+    let explained = write_file(dir.path(), "explained.yaml", &yaml);
+    let output = policy("validate", &explained);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -561,14 +469,10 @@ fn policy_validate_and_explain() {
         .args(["policy", "explain", "--format", "json"])
         .output()
         .expect("run");
-    let json = json_of(&output);
+    let json = stdout_json(&output);
     assert_eq!(json["admission"]["failurePolicy"], "Fail");
     assert_eq!(json["workloads"]["rules"].as_array().unwrap().len(), 12);
 
-    let output = portcullis()
-        .args(["policy", "validate"])
-        .arg(dir.path().join("missing.yaml"))
-        .output()
-        .expect("run");
+    let output = policy("validate", &dir.path().join("missing.yaml"));
     assert_eq!(output.status.code(), Some(2));
 }

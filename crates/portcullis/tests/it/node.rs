@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{portcullis, tempdir};
+use crate::common::{assert_exit, portcullis, stdout_json, tempdir};
 
 fn write(root: &Path, node_path: &str, content: &str) {
     let host = root.join(node_path.trim_start_matches('/'));
@@ -46,10 +46,6 @@ fn docker_root() -> tempfile::TempDir {
     dir
 }
 
-fn json_of(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).expect("JSON report on stdout")
-}
-
 #[test]
 fn this_machine_gives_a_sensible_report() {
     let output = portcullis()
@@ -62,7 +58,7 @@ fn this_machine_gives_a_sensible_report() {
         "exit {code}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     assert_eq!(report["root"], "/");
     let results = report["results"].as_array().unwrap();
     assert!(results.len() > 80);
@@ -107,13 +103,8 @@ fn clean_root_exits_0() {
         .arg(root.path())
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let report = json_of(&output);
+    assert_exit(&output, 0);
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["fail"], 0);
     assert_eq!(report["summary"]["error"], 0);
     let selinux = report["results"]
@@ -141,7 +132,7 @@ fn weak_root_fails_the_gate_in_every_format() {
     assert!(text.contains("CIS Docker Benchmark 1.6.0 2.7"), "{text}");
     assert!(text.contains("tcp://0.0.0.0:2375"), "{text}");
 
-    let json = json_of(&base("json").output().unwrap());
+    let json = stdout_json(&base("json").output().unwrap());
     let tls = json["results"]
         .as_array()
         .unwrap()
@@ -157,7 +148,7 @@ fn weak_root_fails_the_gate_in_every_format() {
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(xml.contains("docker-2.7"), "{xml}");
 
-    let sarif = json_of(&base("sarif").output().unwrap());
+    let sarif = stdout_json(&base("sarif").output().unwrap());
     assert_eq!(sarif["version"], "2.1.0");
     assert!(
         sarif["runs"][0]["results"]
@@ -203,7 +194,7 @@ fn checks_file_overrides_levels_and_adds_checks() {
         .arg(root.path())
         .output()
         .unwrap();
-    let report = json_of(&output);
+    let report = stdout_json(&output);
     let results = report["results"].as_array().unwrap();
     let tls = results.iter().find(|r| r["id"] == "docker-2.7").unwrap();
     assert_eq!(tls["level"], "low");
@@ -219,12 +210,7 @@ fn checks_file_overrides_levels_and_adds_checks() {
         .arg(root.path())
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::common::{cyclonedx_validator, fixture, portcullis, registry, tempdir};
+use crate::common::{assert_exit, cyclonedx_validator, fixture, portcullis, registry, tempdir};
 
 const IMAGES: [&str; 3] = ["debian12-min", "debian12-full", "rpm-fixture"];
 
@@ -216,12 +216,7 @@ fn registry_tls_without_credentials_is_refused_clearly() {
         .env("DOCKER_CONFIG", cache.path())
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 4);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&registry.tls),

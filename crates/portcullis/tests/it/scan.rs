@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::common::{cyclonedx_validator, fixture, portcullis, tempdir};
+use crate::common::{cyclonedx_validator, fixture, portcullis, stdout_json, tempdir, write_file};
 
 fn advisories(rel: &str) -> String {
     fixture("vulndata/advisories")
@@ -61,7 +61,19 @@ fn scan(extra: &[&str]) -> assert_cmd::assert::Assert {
 }
 
 fn json_of(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
-    serde_json::from_slice(&assert.get_output().stdout).expect("JSON output")
+    stdout_json(assert.get_output())
+}
+
+/// A report's `findings` or `suppressed` list.
+fn entries<'a>(report: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} list in {report:#}"))
+}
+
+/// A temporary file's path as a command-line argument.
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
 }
 
 fn ids(findings: &serde_json::Value) -> Vec<String> {
@@ -170,7 +182,7 @@ fn scan_finds_the_python_packages_known_vulnerabilities() {
 #[test]
 fn table_sarif_junit_and_cyclonedx() {
     let json = json_of(&scan(&["--format", "json"]).success());
-    let n = json["findings"].as_array().expect("findings").len();
+    let n = entries(&json, "findings").len();
     let table = scan(&[]).success();
     let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
     assert!(
@@ -233,14 +245,12 @@ fn fail_on_severity_sets_the_exit_code() {
 #[test]
 fn severity_filter_and_ignore_unfixed() {
     let report = json_of(&scan(&["--format", "json", "--severity", "high"]).success());
-    let findings = report["findings"].as_array().expect("findings");
+    let findings = entries(&report, "findings");
     assert!(!findings.is_empty() && findings.iter().all(|f| f["severity"] == "high"));
     assert!(report["filtered_out"].as_u64().is_some_and(|n| n > 0));
     let report = json_of(&scan(&["--format", "json", "--ignore-unfixed"]).success());
     assert!(
-        report["findings"]
-            .as_array()
-            .expect("findings")
+        entries(&report, "findings")
             .iter()
             .all(|f| !f["fixed_version"].is_null())
     );
@@ -249,19 +259,12 @@ fn severity_filter_and_ignore_unfixed() {
 #[test]
 fn ignore_file_hides_with_reason_and_an_expired_entry_stops_hiding() {
     let dir = tempdir();
-    let file = dir.path().join("ignore.yaml");
-    std::fs::write(
-        &file,
+    let file = write_file(
+        dir.path(),
+        "ignore.yaml",
         "ignore:\n  - id: CVE-2023-43804\n    package: urllib3\n    reason: cookies never cross origins here\n    expires: 2999-12-31\n  - id: CVE-2023-45803\n    reason: accepted for the 2019 release\n    expires: 2020-01-01\n",
-    )
-    .expect("write");
-    let out = scan(&[
-        "--format",
-        "json",
-        "--ignorefile",
-        file.to_str().expect("utf8"),
-    ])
-    .success();
+    );
+    let out = scan(&["--format", "json", "--ignorefile", utf8(&file)]).success();
     let report = json_of(&out);
     let suppressed = &report["suppressed"];
     let hidden = suppressed
@@ -280,9 +283,7 @@ fn ignore_file_hides_with_reason_and_an_expired_entry_stops_hiding() {
             .iter()
             .any(|id| id == "PYSEC-2023-192")
     );
-    let expired = report["findings"]
-        .as_array()
-        .expect("findings")
+    let expired = entries(&report, "findings")
         .iter()
         .find(|f| {
             f["aliases"]
@@ -299,27 +300,23 @@ fn ignore_file_hides_with_reason_and_an_expired_entry_stops_hiding() {
     assert!(stderr.contains("expired on 2020-01-01"), "{stderr}");
     // An entry without a reason is refused.
     std::fs::write(&file, "CVE-2023-43804\n").expect("write");
-    scan(&["--ignorefile", file.to_str().expect("utf8")]).code(2);
+    scan(&["--ignorefile", utf8(&file)]).code(2);
 }
 
 #[test]
 fn openvex_not_affected_hides_and_the_statement_is_shown() {
     let dir = tempdir();
-    let file = dir.path().join("app.vex.json");
-    std::fs::write(
-        &file,
+    let file = write_file(
+        dir.path(),
+        "app.vex.json",
         r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/1", "author": "security@example.invalid",
             "timestamp": "2026-11-01T00:00:00Z", "version": 1,
             "statements": [{"vulnerability": {"name": "CVE-2024-3651"}, "products": [{"@id": "pkg:pypi/idna"}],
                             "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
                             "impact_statement": "idna.encode is never called on untrusted input"}]}"#,
-    )
-    .expect("write");
-    let report =
-        json_of(&scan(&["--format", "json", "--vex", file.to_str().expect("utf8")]).success());
-    let hidden = report["suppressed"]
-        .as_array()
-        .expect("suppressed")
+    );
+    let report = json_of(&scan(&["--format", "json", "--vex", utf8(&file)]).success());
+    let hidden = entries(&report, "suppressed")
         .iter()
         .find(|f| f["package"] == "idna")
         .expect("idna hidden");
@@ -329,9 +326,7 @@ fn openvex_not_affected_hides_and_the_statement_is_shown() {
         "idna.encode is never called on untrusted input"
     );
     assert!(
-        !report["findings"]
-            .as_array()
-            .expect("findings")
+        !entries(&report, "findings")
             .iter()
             .any(|f| f["package"] == "idna")
     );
@@ -340,25 +335,16 @@ fn openvex_not_affected_hides_and_the_statement_is_shown() {
 #[test]
 fn policy_vulnerabilities_section_gates() {
     let dir = tempdir();
-    let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
+    let policy = write_file(
+        dir.path(),
+        "policy.yaml",
         "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: high\n  ignoreUnfixed: true\n  exceptions:\n    - id: CVE-2023-43804\n      package: urllib3\n      expires: 2999-01-31\n      reason: accepted\n    - id: CVE-2024-3651\n      reason: accepted\n",
-    )
-    .expect("write");
+    );
     // Both high findings are excepted: the gate passes.
-    let out = scan(&[
-        "--format",
-        "json",
-        "--policy",
-        policy.to_str().expect("utf8"),
-    ])
-    .code(0);
+    let out = scan(&["--format", "json", "--policy", utf8(&policy)]).code(0);
     let report = json_of(&out);
     assert!(
-        report["suppressed"]
-            .as_array()
-            .expect("suppressed")
+        entries(&report, "suppressed")
             .iter()
             .any(|f| f["suppressed"]["kind"] == "policy-exception")
     );
@@ -367,15 +353,9 @@ fn policy_vulnerabilities_section_gates() {
         "apiVersion: portcullis.dev/v1\nkind: Policy\nvulnerabilities:\n  failOn: medium\n",
     )
     .expect("write");
-    scan(&["--policy", policy.to_str().expect("utf8")]).code(1);
+    scan(&["--policy", utf8(&policy)]).code(1);
     // --fail-on wins over the policy.
-    scan(&[
-        "--policy",
-        policy.to_str().expect("utf8"),
-        "--fail-on",
-        "critical",
-    ])
-    .code(0);
+    scan(&["--policy", utf8(&policy), "--fail-on", "critical"]).code(0);
 }
 
 #[test]
