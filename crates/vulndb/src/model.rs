@@ -42,6 +42,26 @@ pub struct Affected {
     pub severity: Option<Severity>,
 }
 
+impl Affected {
+    /// `package` affected from its first version until `fixed` (`None`: not
+    /// fixed yet) in its ecosystem's own ordering, as distribution feeds
+    /// state it; no listed versions and no severity of its own.
+    pub fn until_fixed(ecosystem: String, package: String, fixed: Option<String>) -> Self {
+        let mut events = vec![Event::Introduced("0".into())];
+        events.extend(fixed.map(Event::Fixed));
+        Affected {
+            ecosystem,
+            package,
+            ranges: vec![Range {
+                kind: RangeKind::Ecosystem,
+                events,
+            }],
+            versions: Vec::new(),
+            severity: None,
+        }
+    }
+}
+
 /// An OSV range: ordered events in one versioning scheme.
 ///
 /// `S` is how versions are held: owned `String`s while feeds are read,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::model::{Advisory, Affected, Event, Range, RangeKind};
+use crate::model::{Advisory, Affected};
 use crate::version::apk;
 
 #[derive(Debug, Deserialize)]
@@ -90,19 +90,11 @@ fn convert(raw: RawSecdb) -> Result<Secdb, String> {
                         severity: None,
                         affected: Vec::new(),
                     });
-                    advisory.affected.push(Affected {
-                        ecosystem: ecosystem.clone(),
-                        package: package.clone(),
-                        ranges: vec![Range {
-                            kind: RangeKind::Ecosystem,
-                            events: vec![
-                                Event::Introduced("0".into()),
-                                Event::Fixed(fixed.clone()),
-                            ],
-                        }],
-                        versions: Vec::new(),
-                        severity: None,
-                    });
+                    advisory.affected.push(Affected::until_fixed(
+                        ecosystem.clone(),
+                        package.clone(),
+                        Some(fixed.clone()),
+                    ));
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::model::{Advisory, Affected, Event, Range, RangeKind};
+use crate::model::{Advisory, Affected};
 use crate::severity;
 
 /// Debian codenames and the `VERSION_ID` of their release (OSV `Debian:N`).
@@ -102,11 +102,9 @@ pub fn from_tracker(value: serde_json::Value) -> (Vec<Advisory>, Vec<String>) {
                     skipped.push(format!("{package} {id}: unknown release {codename:?}"));
                     continue;
                 };
-                let events = match (release.status.as_deref(), release.fixed_version) {
-                    (Some("resolved"), Some(fixed)) => {
-                        vec![Event::Introduced("0".into()), Event::Fixed(fixed)]
-                    }
-                    (Some("open"), _) => vec![Event::Introduced("0".into())],
+                let fixed = match (release.status.as_deref(), release.fixed_version) {
+                    (Some("resolved"), Some(fixed)) => Some(fixed),
+                    (Some("open"), _) => None,
                     (status, _) => {
                         skipped.push(format!(
                             "{package} {id} {codename}: status {status:?} without a fix"
@@ -115,17 +113,11 @@ pub fn from_tracker(value: serde_json::Value) -> (Vec<Advisory>, Vec<String>) {
                     }
                 };
                 advisory.affected.push(Affected {
-                    ecosystem,
-                    package: package.clone(),
-                    ranges: vec![Range {
-                        kind: RangeKind::Ecosystem,
-                        events,
-                    }],
-                    versions: Vec::new(),
                     severity: release
                         .urgency
                         .as_deref()
                         .and_then(severity::from_debian_urgency),
+                    ..Affected::until_fixed(ecosystem, package.clone(), fixed)
                 });
             }
         }
@@ -201,19 +193,11 @@ pub fn from_list(text: &str) -> (Vec<Advisory>, Vec<String>) {
                 skipped.push(format!("{}: unknown release {codename:?}", advisory.id));
                 continue;
             };
-            advisory.affected.push(Affected {
+            advisory.affected.push(Affected::until_fixed(
                 ecosystem,
-                package: package.to_string(),
-                ranges: vec![Range {
-                    kind: RangeKind::Ecosystem,
-                    events: vec![
-                        Event::Introduced("0".into()),
-                        Event::Fixed(version.to_string()),
-                    ],
-                }],
-                versions: Vec::new(),
-                severity: None,
-            });
+                package.to_string(),
+                Some(version.to_string()),
+            ));
         }
     }
     if let Some(done) = current.take() {

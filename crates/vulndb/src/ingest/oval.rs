@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Advisory, Affected, Event, Range, RangeKind};
+use crate::model::{Advisory, Affected};
 
 /// Whether a text is an OVAL definitions document.
 pub fn looks_like(text: &str) -> bool {
@@ -99,19 +99,11 @@ pub fn from_text(text: &str) -> (Vec<Advisory>, Vec<String>) {
             let Some(end) = cursor.find('"') else { break };
             let comment = unescape(&cursor[..end]);
             if let Some((package, version)) = comment.split_once(" DPKG is earlier than ") {
-                let entry = Affected {
-                    ecosystem: ecosystem.clone(),
-                    package: package.trim().to_string(),
-                    ranges: vec![Range {
-                        kind: RangeKind::Ecosystem,
-                        events: vec![
-                            Event::Introduced("0".into()),
-                            Event::Fixed(version.trim().to_string()),
-                        ],
-                    }],
-                    versions: Vec::new(),
-                    severity: None,
-                };
+                let entry = Affected::until_fixed(
+                    ecosystem.clone(),
+                    package.trim().to_string(),
+                    Some(version.trim().to_string()),
+                );
                 if !affected.contains(&entry) {
                     affected.push(entry);
                 }
@@ -161,6 +153,7 @@ pub fn from_text(text: &str) -> (Vec<Advisory>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Event;
 
     #[test]
     fn reads_a_definition() {
