@@ -27,7 +27,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn u32_at(&self, bytes: &[u8], at: usize) -> Option<u32> {
-        let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        let b = super::bytes_at(bytes, at)?;
         Some(if self.swapped {
             u32::from_be_bytes(b)
         } else {
@@ -36,7 +36,7 @@ impl<'a> Reader<'a> {
     }
 
     fn u16_at(&self, bytes: &[u8], at: usize) -> Option<u16> {
-        let b: [u8; 2] = bytes.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        let b = super::bytes_at(bytes, at)?;
         Some(if self.swapped {
             u16::from_be_bytes(b)
         } else {

@@ -99,8 +99,7 @@ pub struct Header<'a> {
 }
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    super::bytes_at(bytes, at).map(u32::from_be_bytes)
 }
 
 impl<'a> Header<'a> {

@@ -222,6 +222,12 @@ pub fn installed_files(header: &Header<'_>) -> Result<Vec<InstalledFile>, ParseE
     Ok(files)
 }
 
+/// The `N` bytes at offset `at`, or `None` when they run past the end (every
+/// offset in these databases comes from the file itself).
+fn bytes_at<const N: usize>(data: &[u8], at: usize) -> Option<[u8; N]> {
+    data.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

@@ -18,8 +18,7 @@ const BLOB_TAIL_SIZE: usize = 12;
 const MAX_SLOT_PAGES: usize = 2048;
 
 fn le32(data: &[u8], at: usize) -> Option<u32> {
-    let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(u32::from_le_bytes(b))
+    super::bytes_at(data, at).map(u32::from_le_bytes)
 }
 
 /// Reads the header blob of every package, in slot order.

@@ -93,9 +93,7 @@ fn apply_wal(image: &mut Vec<u8>, wal: &[u8]) -> Result<(), ParseError> {
         ParseError::binary("rpm sqlite write-ahead log", offset, reason)
     };
     let be32 = |bytes: &[u8], at: usize| -> u32 {
-        bytes
-            .get(at..at + 4)
-            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        super::bytes_at(bytes, at).map_or(0, u32::from_be_bytes)
     };
     if wal.len() < 32 {
         return Err(bad(0, "shorter than its 32-byte header"));
