@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::model::{Container, PodSpec, PodTemplate, SeLinuxOptions};
+use crate::model::{Container, PodSpec, PodTemplate, SeLinuxOptions, SecurityContext};
 use crate::path::FieldPath;
 
 /// The newest policy version whose behaviour is known; `latest` means this.
@@ -498,6 +498,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// The names of the containers whose security context `offends` (PSA
+    /// lists them in its message), appending each one's `rel` field to
+    /// `fields`.
+    fn offending_containers(
+        &self,
+        rel: &str,
+        fields: &mut Vec<FieldRef>,
+        mut offends: impl FnMut(Option<&SecurityContext>) -> bool,
+    ) -> Vec<String> {
+        let mut names = Vec::new();
+        for c in self.containers() {
+            if offends(c.container.security_context.as_ref()) {
+                names.push(c.container.name.clone());
+                fields.push(self.field(&c, rel));
+            }
+        }
+        names
+    }
+
     fn pod_field(&self, rel: &str) -> FieldRef {
         FieldRef {
             container: None,
@@ -608,19 +627,10 @@ impl Ctx<'_> {
     }
 
     fn privileged(&self) -> Option<CheckFailure> {
-        let mut bad = Vec::new();
         let mut fields = Vec::new();
-        for c in self.containers() {
-            if c.container
-                .security_context
-                .as_ref()
-                .and_then(|s| s.privileged)
-                == Some(true)
-            {
-                bad.push(c.container.name.clone());
-                fields.push(self.field(&c, "securityContext.privileged"));
-            }
-        }
+        let bad = self.offending_containers("securityContext.privileged", &mut fields, |s| {
+            s.and_then(|s| s.privileged) == Some(true)
+        });
         if bad.is_empty() {
             return None;
         }
@@ -852,19 +862,10 @@ impl Ctx<'_> {
             setters.push("pod".to_owned());
             fields.push(self.pod_field("securityContext.seLinuxOptions"));
         }
-        let mut bad = Vec::new();
-        for c in self.containers() {
-            if let Some(options) = c
-                .container
-                .security_context
-                .as_ref()
-                .and_then(|s| s.se_linux_options.as_ref())
-                && !valid(options)
-            {
-                bad.push(c.container.name.clone());
-                fields.push(self.field(&c, "securityContext.seLinuxOptions"));
-            }
-        }
+        let bad = self.offending_containers("securityContext.seLinuxOptions", &mut fields, |s| {
+            s.and_then(|s| s.se_linux_options.as_ref())
+                .is_some_and(|options| !valid(options))
+        });
         if !bad.is_empty() {
             setters.push(containers_phrase(&bad));
         }
@@ -1162,19 +1163,15 @@ impl Ctx<'_> {
             setters.push("pod".to_owned());
             fields.push(self.pod_field("securityContext.windowsOptions.hostProcess"));
         }
-        let mut bad = Vec::new();
-        for c in self.containers() {
-            let host_process = c
-                .container
-                .security_context
-                .as_ref()
-                .and_then(|s| s.windows_options.as_ref())
-                .and_then(|w| w.host_process);
-            if host_process == Some(true) {
-                bad.push(c.container.name.clone());
-                fields.push(self.field(&c, "securityContext.windowsOptions.hostProcess"));
-            }
-        }
+        let bad = self.offending_containers(
+            "securityContext.windowsOptions.hostProcess",
+            &mut fields,
+            |s| {
+                s.and_then(|s| s.windows_options.as_ref())
+                    .and_then(|w| w.host_process)
+                    == Some(true)
+            },
+        );
         if !bad.is_empty() {
             setters.push(containers_phrase(&bad));
         }
@@ -1330,19 +1327,12 @@ impl Ctx<'_> {
     }
 
     fn allow_privilege_escalation(&self) -> Option<CheckFailure> {
-        let mut bad = Vec::new();
         let mut fields = Vec::new();
-        for c in self.containers() {
-            if c.container
-                .security_context
-                .as_ref()
-                .and_then(|s| s.allow_privilege_escalation)
-                != Some(false)
-            {
-                bad.push(c.container.name.clone());
-                fields.push(self.field(&c, "securityContext.allowPrivilegeEscalation"));
-            }
-        }
+        let bad = self.offending_containers(
+            "securityContext.allowPrivilegeEscalation",
+            &mut fields,
+            |s| s.and_then(|s| s.allow_privilege_escalation) != Some(false),
+        );
         if bad.is_empty() {
             return None;
         }
@@ -1440,18 +1430,9 @@ impl Ctx<'_> {
             setters.push("pod".to_owned());
             fields.push(self.pod_field("securityContext.runAsUser"));
         }
-        let mut bad = Vec::new();
-        for c in self.containers() {
-            if c.container
-                .security_context
-                .as_ref()
-                .and_then(|s| s.run_as_user)
-                == Some(0)
-            {
-                bad.push(c.container.name.clone());
-                fields.push(self.field(&c, "securityContext.runAsUser"));
-            }
-        }
+        let bad = self.offending_containers("securityContext.runAsUser", &mut fields, |s| {
+            s.and_then(|s| s.run_as_user) == Some(0)
+        });
         if !bad.is_empty() {
             setters.push(containers_phrase(&bad));
         }
