@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::metrics::Endpoint;
 use crate::review::{AdmissionRequest, AdmissionResponse, Operation, Status};
 use crate::server::{BoxFuture, Reviewed, Reviewer};
-use crate::verdicts::{Lookup, VerdictCache};
+use crate::verdicts::{Judged, Lookup, VerdictCache};
 
 /// What to do when an image's verdict is not ready within the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,7 +44,9 @@ pub enum OnScanTimeout {
 /// Opt-in mutations applied on `/mutate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MutateSettings {
-    /// Rewrite image tags to the digests that were judged.
+    /// Rewrite image tags to the digests they resolved to in the registry
+    /// (an index digest for a multi-platform image), whose judged platform
+    /// manifest is what the verdict is about.
     pub pin_digests: bool,
     /// Add `seccompProfile: RuntimeDefault` to pods that set none.
     pub default_seccomp: bool,
@@ -180,8 +182,11 @@ struct Judgement {
     denials: Vec<Finding>,
     warnings: Vec<String>,
     audit: BTreeMap<String, String>,
-    /// Image reference → judged digest, for pinning.
+    /// Image reference → the digest it names (an index for a multi-platform
+    /// image), for pinning.
     digests: BTreeMap<String, String>,
+    /// Image reference → the platform manifest whose packages were judged.
+    scanned: BTreeMap<String, String>,
 }
 
 fn stricter(a: PodSecurity, b: PodSecurity) -> PodSecurity {
@@ -426,7 +431,7 @@ impl Admission {
         let mut unscanned = Vec::new();
         for (image, lookup) in lookups {
             match lookup {
-                Lookup::Ready(verdict) => {
+                Lookup::Ready(Judged { digest, verdict }) => {
                     for denial in &verdict.denials {
                         judgement.denials.push(Finding {
                             rule: "vulnerabilities".into(),
@@ -438,7 +443,10 @@ impl Admission {
                     for warning in &verdict.warnings {
                         judgement.warnings.push(format!("image {image}: {warning}"));
                     }
-                    judgement.digests.insert(image, verdict.digest.clone());
+                    judgement
+                        .scanned
+                        .insert(image.clone(), verdict.digest.clone());
+                    judgement.digests.insert(image, digest);
                 }
                 Lookup::Pending => match self.settings.on_scan_timeout {
                     OnScanTimeout::Deny => judgement.denials.push(Finding {
@@ -479,6 +487,16 @@ impl Admission {
             judgement
                 .audit
                 .insert("judged-images".into(), judged.join(","));
+        }
+        if !judgement.scanned.is_empty() {
+            let scanned: Vec<String> = judgement
+                .scanned
+                .iter()
+                .map(|(image, digest)| format!("{image}={digest}"))
+                .collect();
+            judgement
+                .audit
+                .insert("scanned-manifests".into(), scanned.join(","));
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::review::parse_review;
-use crate::verdicts::{CacheSettings, ImageVerdict, ImageVerdicts, VerdictError};
+use crate::verdicts::{CacheSettings, ImageVerdict, ImageVerdicts, Resolution, VerdictError};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -543,20 +543,32 @@ struct SlowScanner {
 }
 
 impl ImageVerdicts for SlowScanner {
-    fn resolve_digest(&self, image: &str) -> Result<String, VerdictError> {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in image.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        Ok(format!("sha256:{}", format!("{hash:016x}").repeat(4)))
+    fn resolve_digest(&self, image: &str) -> Result<Resolution, VerdictError> {
+        let digest_of = |text: &str| {
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for byte in text.bytes() {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            format!("sha256:{}", format!("{hash:016x}").repeat(4))
+        };
+        // Every tag names an index whose amd64 manifest is another digest.
+        Ok(Resolution {
+            digest: digest_of(image),
+            platform_digest: digest_of(&format!("{image} linux/amd64")),
+        })
     }
 
     fn judge(&self, image: &str, digest: &str) -> Result<ImageVerdict, VerdictError> {
         std::thread::sleep(self.scan_time);
         let vulnerable = image.contains("vulnerable");
+        // A tag's index is scanned through its amd64 manifest.
+        let scanned = match crate::verdicts::pinned_digest(image) {
+            Some(_) => digest.to_owned(),
+            None => self.resolve_digest(image)?.platform_digest,
+        };
         Ok(ImageVerdict {
-            digest: digest.to_owned(),
+            digest: scanned,
             denials: if vulnerable {
                 vec![
                     "CVE-2024-45490 critical in libexpat1 2.5.0-1, fixed in 2.5.0-1+deb12u1".into(),
@@ -699,11 +711,25 @@ async fn mutation_pins_judged_digests_and_adds_runtime_default_seccomp() {
         .find(|op| op["path"] == "/spec/containers/0/image")
         .expect("alpine pinned");
     assert_eq!(alpine["op"], "replace");
-    assert!(
-        alpine["value"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("alpine@sha256:")),
+    // Pinned to what the tag names (the index), not to the amd64 manifest
+    // the verdict was computed on, which the audit annotation names.
+    let resolved = SlowScanner {
+        scan_time: Duration::ZERO,
+    }
+    .resolve_digest("alpine")
+    .expect("resolved");
+    assert_eq!(
+        alpine["value"].as_str(),
+        Some(format!("alpine@{}", resolved.digest).as_str()),
         "{alpine}"
+    );
+    assert!(
+        response
+            .audit_annotations
+            .get("scanned-manifests")
+            .is_some_and(|s| s.contains(&format!("alpine={}", resolved.platform_digest))),
+        "{:?}",
+        response.audit_annotations
     );
     assert!(
         operations

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the request latency buckets.
@@ -91,6 +91,17 @@ pub struct Metrics {
     pub tls_reloads: AtomicU64,
     /// Certificate reloads refused (bad files; the old certificate stays).
     pub tls_reload_errors: AtomicU64,
+    /// Vulnerability database reloads done (after its file changed).
+    pub vulndb_reloads: AtomicU64,
+    /// Vulnerability database reloads refused (unreadable or corrupt file;
+    /// the previous database keeps serving).
+    pub vulndb_reload_errors: AtomicU64,
+    /// Whether a vulnerability database is loaded (images are scanned).
+    vulndb_present: AtomicBool,
+    /// Build time of the loaded database, seconds since the Unix epoch.
+    vulndb_built: AtomicI64,
+    /// Advisories in the loaded database.
+    vulndb_advisories: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -107,6 +118,11 @@ impl Default for Metrics {
             scan_budget_exceeded: AtomicU64::new(0),
             tls_reloads: AtomicU64::new(0),
             tls_reload_errors: AtomicU64::new(0),
+            vulndb_reloads: AtomicU64::new(0),
+            vulndb_reload_errors: AtomicU64::new(0),
+            vulndb_present: AtomicBool::new(false),
+            vulndb_built: AtomicI64::new(0),
+            vulndb_advisories: AtomicU64::new(0),
         }
     }
 }
@@ -181,6 +197,15 @@ impl Metrics {
             *scans.entry(outcome).or_insert(0) += 1;
         }
         self.scan_seconds.observe(elapsed);
+    }
+
+    /// Records the vulnerability database now serving (at start and on each reload).
+    pub fn vulndb_loaded(&self, database: &crate::verdicts::DatabaseInfo) {
+        self.vulndb_built
+            .store(database.built_unix_seconds.unwrap_or(0), Ordering::Relaxed);
+        self.vulndb_advisories
+            .store(database.advisories, Ordering::Relaxed);
+        self.vulndb_present.store(true, Ordering::Relaxed);
     }
 
     /// The number of judged requests with this decision, all kinds and endpoints.
@@ -267,12 +292,41 @@ impl Metrics {
                 "Certificate reloads refused; the previous certificate stays.",
                 &self.tls_reload_errors,
             ),
+            (
+                "portcullis_admission_vulndb_reloads_total",
+                "Vulnerability database reloads after its file changed.",
+                &self.vulndb_reloads,
+            ),
+            (
+                "portcullis_admission_vulndb_reload_errors_total",
+                "Vulnerability database reloads refused; the previous database stays.",
+                &self.vulndb_reload_errors,
+            ),
         ] {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 value.load(Ordering::Relaxed)
             );
+        }
+        if self.vulndb_present.load(Ordering::Relaxed) {
+            for (name, help, value) in [
+                (
+                    "portcullis_admission_vulndb_built_timestamp_seconds",
+                    "Build time of the vulnerability database serving verdicts (0 when unknown).",
+                    self.vulndb_built.load(Ordering::Relaxed).to_string(),
+                ),
+                (
+                    "portcullis_admission_vulndb_advisories",
+                    "Advisories in the vulnerability database serving verdicts.",
+                    self.vulndb_advisories.load(Ordering::Relaxed).to_string(),
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                );
+            }
         }
         out.push_str("# HELP portcullis_admission_scans_total Image scans finished, by outcome.\n");
         out.push_str("# TYPE portcullis_admission_scans_total counter\n");
@@ -338,6 +392,26 @@ mod tests {
             "{text}"
         );
         assert_eq!(metrics.requests_with_decision("denied"), 2);
+        // No database loaded (--no-scan): no database gauges.
+        assert!(!text.contains("vulndb_built_timestamp_seconds"), "{text}");
+        metrics.vulndb_loaded(&crate::verdicts::DatabaseInfo {
+            built: "2026-11-29T09:00:00Z".into(),
+            built_unix_seconds: Some(1_795_942_800),
+            advisories: 42,
+        });
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE portcullis_admission_vulndb_built_timestamp_seconds gauge\nportcullis_admission_vulndb_built_timestamp_seconds 1795942800\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_admission_vulndb_advisories 42\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_admission_vulndb_reloads_total 0\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTPS server: TLS (rustls, ring), routing, limits and timeouts,
-//! certificate reload, metrics and graceful shutdown.
+//! certificate (and vulnerability database) reload, metrics and graceful
+//! shutdown.
 //!
 //! Every limit here exists because the API server is not the only client a
 //! webhook port sees: anything that can reach the Service can open
@@ -29,6 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::metrics::{Endpoint, Metrics};
 use crate::review::{AdmissionRequest, AdmissionResponse, parse_review};
 use crate::tls::{CertificateFiles, ReloadingResolver, TlsError};
+use crate::verdicts::VerdictCache;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +67,8 @@ pub struct ServerSettings {
     pub handshake_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
-    /// How often the certificate files are checked for changes.
+    /// How often the certificate files (and the vulnerability database
+    /// file, see [`Server::reload_database_of`]) are checked for changes.
     pub cert_reload_interval: Duration,
     /// After a shutdown signal, how long to keep serving while `/readyz`
     /// already fails, so endpoints stop routing here first.
@@ -128,6 +131,7 @@ pub struct Server {
     files: CertificateFiles,
     acceptor: TlsAcceptor,
     state: Arc<AppState>,
+    database_of: Option<Arc<VerdictCache>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -170,7 +174,15 @@ impl Server {
             files,
             acceptor,
             state,
+            database_of: None,
         })
+    }
+
+    /// Also checks the vulnerability database behind `verdicts` for changes,
+    /// on the certificate reload period, and reloads it when it changed.
+    pub fn reload_database_of(mut self, verdicts: Arc<VerdictCache>) -> Self {
+        self.database_of = Some(verdicts);
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -187,10 +199,12 @@ impl Server {
             files,
             acceptor,
             state,
+            database_of,
         } = self;
-        let reload = tokio::spawn(reload_certificates(
+        let reload = tokio::spawn(reload_files(
             files,
             resolver,
+            database_of,
             settings.cert_reload_interval,
             Arc::clone(&state.metrics),
         ));
@@ -276,9 +290,11 @@ impl Server {
     }
 }
 
-async fn reload_certificates(
+/// Every `interval`: the certificate pair, then the vulnerability database.
+async fn reload_files(
     mut files: CertificateFiles,
     resolver: Arc<ReloadingResolver>,
+    database_of: Option<Arc<VerdictCache>>,
     interval: Duration,
     metrics: Arc<Metrics>,
 ) {
@@ -308,6 +324,9 @@ async fn reload_certificates(
                 metrics.tls_reload_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "certificate files changed but are unusable; keeping the current certificate");
             }
+        }
+        if let Some(verdicts) = &database_of {
+            verdicts.reload_if_changed().await;
         }
     }
 }

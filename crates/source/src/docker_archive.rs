@@ -257,6 +257,7 @@ pub(crate) fn open(image: &str, path: &Path, tag: Option<&str>) -> Result<Image,
     }
     let resolved = Resolved {
         manifest_digest: None,
+        reference_digest: None,
         config,
         layers,
     };

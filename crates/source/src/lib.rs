@@ -140,8 +140,14 @@ enum BlobStore {
 pub struct Image {
     /// The reference, normalised, for messages (`oci:/x:debian12-full`).
     pub name: String,
-    /// Digest of the manifest (`None` for docker archives, which have none).
+    /// Digest of the chosen platform's manifest (`None` for docker archives,
+    /// which have none): what was read and scanned.
     pub manifest_digest: Option<Digest>,
+    /// Digest of the document the reference names: the index (manifest list)
+    /// when the tag or digest names a multi-platform image, else the same as
+    /// `manifest_digest`. Pinning a tag to this digest keeps every platform
+    /// pulling its own image.
+    pub reference_digest: Option<Digest>,
     /// The image's platform, from its config.
     pub platform: Platform,
     /// The config.
@@ -161,6 +167,7 @@ impl Image {
         Image {
             name: name.to_owned(),
             manifest_digest: resolved.manifest_digest,
+            reference_digest: resolved.reference_digest,
             platform,
             config: resolved.config,
             layers: resolved.layers,

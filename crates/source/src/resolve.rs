@@ -14,6 +14,9 @@ const MAX_INDEX_DEPTH: usize = 4;
 pub(crate) struct Resolved {
     /// `None` for docker archives, which have no manifest blob.
     pub manifest_digest: Option<Digest>,
+    /// The document the reference named: the index when it named one, else
+    /// the manifest itself (`None` for docker archives).
+    pub reference_digest: Option<Digest>,
     pub config: ImageConfig,
     pub layers: Vec<LayerDescriptor>,
 }
@@ -41,6 +44,7 @@ pub(crate) fn resolve(
     platform: &Platform,
     fetch: &FetchMetadata<'_>,
 ) -> Result<Resolved, SourceError> {
+    let reference_digest = digest.clone();
     for _ in 0..=MAX_INDEX_DEPTH {
         let what = format!("manifest {digest}");
         match model::parse_manifest(image, &what, &bytes, declared.as_deref())? {
@@ -58,6 +62,7 @@ pub(crate) fn resolve(
                 let layers = model::layer_descriptors(image, &layers, &config)?;
                 return Ok(Resolved {
                     manifest_digest: Some(digest),
+                    reference_digest: Some(reference_digest),
                     config,
                     layers,
                 });

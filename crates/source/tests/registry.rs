@@ -205,6 +205,8 @@ fn pulls_from_a_real_registry_over_plain_http() {
         ));
         let local = layout(name);
         assert_eq!(pulled.manifest_digest, local.manifest_digest, "{name}");
+        // A tag naming a single manifest: that manifest is also what is pinned.
+        assert_eq!(pulled.reference_digest, pulled.manifest_digest, "{name}");
         assert_eq!(pulled.layers, local.layers, "{name}");
         assert_eq!(pulled.config, local.config, "{name}");
         assert!(pulled.layers.iter().all(|l| !pulled.is_local(l)));
@@ -699,7 +701,9 @@ fn bearer_token_challenge_and_index_platform_selection() {
     let reference = registry_ref(&format!("{host}/test/tiny"));
     let image = image_of(open(&reference, &options));
     assert_eq!(image.manifest_digest, Some(Digest::of(&amd64.manifest)));
-    assert_ne!(image.manifest_digest, Some(index_digest));
+    assert_ne!(image.manifest_digest, Some(index_digest.clone()));
+    // What the tag names is the index: the digest to pin, for every platform.
+    assert_eq!(image.reference_digest, Some(index_digest));
     assert_eq!(image.platform.to_string(), "linux/amd64");
 
     // No arm64/v7 in the index: the error lists what there is.

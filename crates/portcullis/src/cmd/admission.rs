@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -17,7 +17,8 @@ use portcullis_admission::server::{Server, ServerSettings, shutdown_signal};
 use portcullis_policy::Policy;
 
 use portcullis_admission::verdicts::{
-    CacheSettings, ImageVerdict, ImageVerdicts, VerdictCache, VerdictError,
+    CacheSettings, DatabaseInfo, ImageVerdict, ImageVerdicts, ReloadError, Resolution,
+    VerdictCache, VerdictError,
 };
 use portcullis_matcher::suppress::{self, Filters, IgnoreRule};
 use portcullis_vulndb::db::Database;
@@ -80,7 +81,8 @@ struct ServeArgs {
     /// After SIGTERM, keep serving this long while /readyz fails.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     shutdown_delay_seconds: f64,
-    /// How often the certificate files are checked for changes.
+    /// How often the certificate files, and the vulnerability database file,
+    /// are checked for changes (a new database drops the cached verdicts).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     cert_reload_seconds: f64,
     /// Connections served at once.
@@ -96,7 +98,8 @@ struct ServeArgs {
     /// rules only.
     #[arg(long)]
     no_scan: bool,
-    /// The vulnerability database file (`portcullis db update`; default: the cache directory).
+    /// The vulnerability database file (`portcullis db update`; default: the
+    /// cache directory); reloaded when `db update` or `db pull` replaces it.
     #[arg(long, value_name = "PATH", env = "PORTCULLIS_DB")]
     db: Option<PathBuf>,
     /// Image scans running at once.
@@ -204,12 +207,16 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
     let admission_settings =
         AdmissionSettings::from_policy(&policy, request_timeout - Duration::from_secs(1));
     let metrics = Arc::new(Metrics::default());
+    let mut loaded_database = None;
     let verdicts = if args.no_scan {
         None
     } else {
         let db_path = database_path(args.db.clone())?;
-        let db = Database::open(&db_path).map_err(db_failure)?;
-        let source = ScanVerdicts::new(&policy, db, args.image_args.clone());
+        let database = ReloadingDatabase::open(db_path)?;
+        let info = database.info();
+        metrics.vulndb_loaded(&info);
+        loaded_database = Some((database.path.clone(), info));
+        let source = ScanVerdicts::new(&policy, database, args.image_args.clone());
         let cache_settings = CacheSettings {
             verdict_ttl: Duration::from_secs(args.verdict_ttl_seconds),
             max_concurrent_scans: args.max_concurrent_scans.max(1),
@@ -234,10 +241,22 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         }
         _ => None,
     };
-    let admission = Arc::new(Admission::new(admission_settings, verdicts, namespaces));
+    let admission = Arc::new(Admission::new(
+        admission_settings,
+        verdicts.clone(),
+        namespaces,
+    ));
 
     let dispatch = log_dispatch(args.log_format);
     let _main_thread_logs = tracing::dispatcher::set_default(&dispatch);
+    if let Some((path, info)) = &loaded_database {
+        tracing::info!(
+            path = %path.display(),
+            built = %info.built,
+            advisories = info.advisories,
+            "vulnerability database loaded"
+        );
+    }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.threads {
@@ -254,9 +273,12 @@ fn serve(args: ServeArgs) -> Result<u8, Failure> {
         )
     })?;
     runtime.block_on(async move {
-        let server = Server::bind(settings, admission, metrics)
+        let mut server = Server::bind(settings, admission, metrics)
             .await
             .map_err(|e| Failure::new(exit::USAGE, e))?;
+        if let Some(verdicts) = verdicts {
+            server = server.reload_database_of(verdicts);
+        }
         let addr = server
             .local_addr()
             .context("listening address")
@@ -372,7 +394,7 @@ fn write_certs(args: CertsArgs) -> Result<u8, Failure> {
 /// the local database, and judged by the policy's `vulnerabilities` section
 /// as `portcullis scan --policy` judges it.
 struct ScanVerdicts {
-    db: Database,
+    database: ReloadingDatabase,
     image_args: ImageArgs,
     fail_on: Option<Level>,
     ignore_unfixed: bool,
@@ -383,12 +405,12 @@ struct ScanVerdicts {
 const MAX_WARNINGS: usize = 5;
 
 impl ScanVerdicts {
-    fn new(policy: &Policy, db: Database, mut image_args: ImageArgs) -> Self {
+    fn new(policy: &Policy, database: ReloadingDatabase, mut image_args: ImageArgs) -> Self {
         // A server has no terminal to draw progress on.
         image_args.quiet = true;
         let vulns = &policy.vulnerabilities;
         Self {
-            db,
+            database,
             image_args,
             fail_on: vulns.fail_level(),
             ignore_unfixed: vulns.ignore_unfixed,
@@ -398,7 +420,7 @@ impl ScanVerdicts {
 }
 
 impl ImageVerdicts for ScanVerdicts {
-    fn resolve_digest(&self, image: &str) -> Result<String, VerdictError> {
+    fn resolve_digest(&self, image: &str) -> Result<Resolution, VerdictError> {
         let failed = |reason: String| VerdictError::Resolve {
             image: image.to_owned(),
             reason,
@@ -407,11 +429,21 @@ impl ImageVerdicts for ScanVerdicts {
             portcullis_source::ImageRef::parse(image).map_err(|e| failed(e.to_string()))?;
         let options = pipeline::source_options(&self.image_args)
             .map_err(|f| failed(format!("{:#}", f.error)))?;
+        // Opening reads the index and the configured platform's manifest
+        // and config, not the layers.
         match portcullis_source::open(&reference, &options).map_err(|e| failed(e.to_string()))? {
-            portcullis_source::Opened::Image(opened) => opened
-                .manifest_digest
-                .map(|digest| digest.to_string())
-                .ok_or_else(|| failed("the image has no manifest digest".into())),
+            portcullis_source::Opened::Image(opened) => {
+                let platform_digest = opened
+                    .manifest_digest
+                    .ok_or_else(|| failed("the image has no manifest digest".into()))?;
+                let digest = opened
+                    .reference_digest
+                    .unwrap_or_else(|| platform_digest.clone());
+                Ok(Resolution {
+                    digest: digest.to_string(),
+                    platform_digest: platform_digest.to_string(),
+                })
+            }
             portcullis_source::Opened::Rootfs(_) => {
                 Err(failed("a root filesystem has no digest".into()))
             }
@@ -423,7 +455,8 @@ impl ImageVerdicts for ScanVerdicts {
             image: image.to_owned(),
             reason,
         };
-        // Scan exactly what was resolved: a registry image by its digest.
+        // Scan exactly what was resolved: a registry image by its digest (an
+        // index's is resolved to the configured platform's manifest).
         let scanned_ref = match portcullis_source::ImageRef::parse(image)
             .map_err(|e| failed(e.to_string()))?
         {
@@ -434,10 +467,13 @@ impl ImageVerdicts for ScanVerdicts {
             }
             _ => image.to_owned(),
         };
+        // The database as it is now; a reload during the scan does not change it.
+        let db = self.database.current();
         let scanned = pipeline::inventory(&scanned_ref, &self.image_args)
             .map_err(|f| failed(format!("{:#}", f.error)))?;
-        let report = portcullis_matcher::match_inventory(&scanned.inventory, &self.db)
+        let report = portcullis_matcher::match_inventory(&scanned.inventory, &db)
             .map_err(|e| failed(e.to_string()))?;
+        let scanned_digest = scanned.subject.digest.unwrap_or_else(|| digest.to_owned());
         let filters = Filters {
             ignore_unfixed: self.ignore_unfixed,
             severities: None,
@@ -480,14 +516,126 @@ impl ImageVerdicts for ScanVerdicts {
         tracing::info!(
             image,
             digest,
+            scanned_digest,
+            database_built = %db.metadata().built,
             denials = denials.len(),
             findings = filtered.findings.len(),
             "image judged"
         );
         Ok(ImageVerdict {
-            digest: digest.to_owned(),
+            digest: scanned_digest,
             denials,
             warnings,
         })
+    }
+
+    fn reload_if_changed(&self) -> Result<Option<DatabaseInfo>, ReloadError> {
+        self.database.reload_if_changed()
+    }
+}
+
+/// The vulnerability database file and the database loaded from it, swapped
+/// whole when the file changes: `db update` and `db pull` write a new file
+/// and rename it over the old one, so a changed file is seen as a new inode
+/// (or, for a file rewritten in place, a new size or modification time).
+struct ReloadingDatabase {
+    path: PathBuf,
+    current: RwLock<Arc<Database>>,
+    /// The file last tried, loaded or refused (`None`: it could not be
+    /// stat'ed): each change is tried, and an error logged, once.
+    seen: Mutex<Option<FileStamp>>,
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt as _;
+            (metadata.dev(), metadata.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        Ok(Self {
+            device,
+            inode,
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+}
+
+impl ReloadingDatabase {
+    /// Loads the database; at start an unusable file is an error.
+    fn open(path: PathBuf) -> Result<Self, Failure> {
+        // Stamped before reading: a change in between is seen at the next check.
+        let stamp = FileStamp::of(&path).ok();
+        let database = Database::open(&path).map_err(db_failure)?;
+        Ok(Self {
+            path,
+            current: RwLock::new(Arc::new(database)),
+            seen: Mutex::new(stamp),
+        })
+    }
+
+    /// The database serving now.
+    fn current(&self) -> Arc<Database> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn info(&self) -> DatabaseInfo {
+        database_info(&self.current())
+    }
+
+    fn reload_if_changed(&self) -> Result<Option<DatabaseInfo>, ReloadError> {
+        let failed = |reason: String| ReloadError {
+            what: self.path.display().to_string(),
+            reason,
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = match FileStamp::of(&self.path) {
+            Ok(stamp) => stamp,
+            // Reported once; the database loaded before keeps serving.
+            Err(_) if seen.is_none() => return Ok(None),
+            Err(error) => {
+                *seen = None;
+                return Err(failed(error.to_string()));
+            }
+        };
+        if *seen == Some(stamp) {
+            return Ok(None);
+        }
+        *seen = Some(stamp);
+        let database = Database::open(&self.path).map_err(|e| failed(e.to_string()))?;
+        if database.bytes() == self.current().bytes() {
+            // Touched or copied over with the same contents: nothing to redo.
+            return Ok(None);
+        }
+        let info = database_info(&database);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(database);
+        Ok(Some(info))
+    }
+}
+
+fn database_info(database: &Database) -> DatabaseInfo {
+    let metadata = database.metadata();
+    DatabaseInfo {
+        built: metadata.built.clone(),
+        built_unix_seconds: time::OffsetDateTime::parse(
+            &metadata.built,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp),
+        advisories: metadata.advisories,
     }
 }

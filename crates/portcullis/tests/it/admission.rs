@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use crate::common::{fixture, portcullis};
+use crate::common::{fixture, portcullis, registry};
 
 const REVIEWS: &str = "k8s/admission-reviews";
 
@@ -54,6 +54,12 @@ fn make_certs(dir: &Path) {
 }
 
 fn start_webhook(policy: &str, extra: &[&str]) -> Webhook {
+    start_webhook_logging(policy, extra, "warn")
+}
+
+/// [`start_webhook`] with the given `RUST_LOG` (keep it quiet enough that
+/// the unread stderr pipe never fills).
+fn start_webhook_logging(policy: &str, extra: &[&str], rust_log: &str) -> Webhook {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path());
     std::fs::write(dir.path().join("policy.yaml"), policy).expect("policy written");
@@ -71,7 +77,7 @@ fn start_webhook(policy: &str, extra: &[&str]) -> Webhook {
         } else {
             &["--no-scan"][..]
         })
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -919,6 +925,429 @@ admission:
     assert!(
         metrics.contains("portcullis_admission_scans_total{outcome=\"ok\"} 1"),
         "{metrics}"
+    );
+}
+
+/// An OCI layout in `dir` whose tag `multi` names a two-platform index:
+/// linux/amd64 is the debian12-full fixture (python3-urllib3 1.26.4 inside),
+/// linux/arm64 is debian12-min's layer under a config that says arm64 (no
+/// Python at all). Blobs are symlinks into the fixtures. Returns the index's
+/// digest and the amd64 manifest's.
+fn multi_arch_layout(dir: &Path) -> (String, String) {
+    use portcullis_source::Digest;
+    let fixtures = fixture("images/oci");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs dir");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
+    let fixture_blob = |digest: &str| -> Vec<u8> {
+        let hex = digest.strip_prefix("sha256:").expect("sha256");
+        std::fs::read(fixtures.join("blobs/sha256").join(hex)).expect("fixture blob")
+    };
+    let link = |digest: &str| {
+        let hex = digest.strip_prefix("sha256:").expect("sha256");
+        let target = fixtures.join("blobs/sha256").join(hex);
+        let path = blobs.join(hex);
+        if !path.exists() {
+            std::os::unix::fs::symlink(target, path).expect("symlink");
+        }
+    };
+    let write = |bytes: &[u8]| -> (String, usize) {
+        let digest = Digest::of(bytes).to_string();
+        let hex = digest.strip_prefix("sha256:").expect("sha256").to_owned();
+        std::fs::write(blobs.join(hex), bytes).expect("blob written");
+        (digest, bytes.len())
+    };
+    let fixture_index: Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("index.json")).expect("index"))
+            .expect("index json");
+    let tagged = |tag: &str| -> Value {
+        fixture_index["manifests"]
+            .as_array()
+            .expect("manifests")
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .unwrap_or_else(|| panic!("{tag} in the fixture layout"))
+            .clone()
+    };
+    // amd64: the fixture's debian12-full manifest, as it is.
+    let full = tagged("debian12-full");
+    let full_digest = full["digest"].as_str().expect("digest").to_owned();
+    let full_manifest: Value =
+        serde_json::from_slice(&fixture_blob(&full_digest)).expect("manifest");
+    link(&full_digest);
+    link(full_manifest["config"]["digest"].as_str().expect("config"));
+    for layer in full_manifest["layers"].as_array().expect("layers") {
+        link(layer["digest"].as_str().expect("layer"));
+    }
+    // arm64: debian12-min's layer under a config rewritten to arm64.
+    let min = tagged("debian12-min");
+    let mut min_manifest: Value =
+        serde_json::from_slice(&fixture_blob(min["digest"].as_str().expect("digest")))
+            .expect("manifest");
+    let mut config: Value = serde_json::from_slice(&fixture_blob(
+        min_manifest["config"]["digest"].as_str().expect("config"),
+    ))
+    .expect("config");
+    config["architecture"] = "arm64".into();
+    config["variant"] = "v8".into();
+    let (config_digest, config_size) = write(&serde_json::to_vec(&config).expect("json"));
+    min_manifest["config"]["digest"] = config_digest.into();
+    min_manifest["config"]["size"] = config_size.into();
+    for layer in min_manifest["layers"].as_array().expect("layers") {
+        link(layer["digest"].as_str().expect("layer"));
+    }
+    let (arm_digest, arm_size) = write(&serde_json::to_vec(&min_manifest).expect("json"));
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": arm_digest, "size": arm_size,
+                "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+            },
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": full_digest, "size": full["size"],
+                "platform": {"os": "linux", "architecture": "amd64"},
+            },
+        ],
+    });
+    let (index_digest, index_size) = write(&serde_json::to_vec(&index).expect("json"));
+    let layout_index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest, "size": index_size,
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }],
+    });
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&layout_index).expect("json"),
+    )
+    .expect("index.json");
+    (index_digest, full_digest)
+}
+
+#[test]
+fn a_multi_arch_tag_is_pinned_to_its_index_and_judged_on_the_amd64_image() {
+    let registry = registry();
+    let work = tempfile::tempdir().expect("tempdir");
+    let layout = work.path().join("layout");
+    let (index_digest, amd64_digest) = multi_arch_layout(&layout);
+    // Into the fixture's own repository, whose layers the registry already has.
+    let image = format!("{}/test/debian12-full:multiarch", registry.plain);
+    let pushed = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:multi", layout.display()))
+        .arg(format!("docker://{image}"))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    let db = pypa_database(work.path());
+    let cache = work.path().join("cache");
+    let policy = "apiVersion: portcullis.dev/v1
+kind: Policy
+vulnerabilities:
+  failOn: high
+workloads:
+  podSecurity: privileged
+  rules: []
+admission:
+  scanTimeout: 60s
+  mutate: {pinDigests: true}
+";
+    let db_arg = db.display().to_string();
+    let cache_arg = cache.display().to_string();
+    let serve_args = |platform: &'static str| {
+        vec![
+            "--db".to_owned(),
+            db_arg.clone(),
+            "--cache-dir".to_owned(),
+            cache_arg.clone(),
+            "--request-timeout-seconds".to_owned(),
+            "60".to_owned(),
+            "--insecure".to_owned(),
+            "--platform".to_owned(),
+            platform.to_owned(),
+        ]
+    };
+    let amd64_args = serve_args("linux/amd64");
+    let hook = start_webhook(
+        policy,
+        &amd64_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+
+    // The tag is pinned to the index, so arm64 nodes still pull their image.
+    let mutated = judge(&hook, "/mutate", &pod_with_image(&image, "multi-1"));
+    let patch: Value =
+        serde_json::from_str(&base64_decode(mutated["patch"].as_str().expect("patch")))
+            .expect("json patch");
+    let pin = patch
+        .as_array()
+        .expect("operations")
+        .iter()
+        .find(|op| op["path"] == "/spec/containers/0/image")
+        .unwrap_or_else(|| panic!("image not pinned: {patch}"));
+    assert_eq!(pin["op"], "replace");
+    assert_eq!(pin["value"], format!("{image}@{index_digest}"), "{patch}");
+    assert_eq!(
+        mutated["auditAnnotations"]["judged-images"],
+        format!("{image}={index_digest}")
+    );
+    assert_eq!(
+        mutated["auditAnnotations"]["scanned-manifests"],
+        format!("{image}={amd64_digest}")
+    );
+
+    // The verdict is the amd64 image's: its urllib3 (arm64's image has none).
+    let validated = judge(&hook, "/validate", &pod_with_image(&image, "multi-2"));
+    assert_eq!(validated["allowed"], false, "{validated}");
+    let message = validated["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("({amd64_digest})"))
+            && message.contains("urllib3 1.26.4, fixed in 1.26.17"),
+        "{message}"
+    );
+
+    // A Pod already pinned to the index is judged on the same amd64
+    // manifest, from the cache, and left as it is by the mutation.
+    let pinned = format!("{}/test/debian12-full@{index_digest}", registry.plain);
+    let by_index = judge(&hook, "/validate", &pod_with_image(&pinned, "multi-3"));
+    assert_eq!(by_index["allowed"], false, "{by_index}");
+    assert!(
+        by_index["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("({amd64_digest})")) && m.contains("urllib3")),
+        "{by_index}"
+    );
+    let kept = judge(&hook, "/mutate", &pod_with_image(&pinned, "multi-4"));
+    assert_eq!(kept["allowed"], true, "{kept}");
+    assert!(kept.get("patch").is_none(), "{kept}");
+    // And so is a Pod pinned to the amd64 manifest itself.
+    let by_manifest = format!("{}/test/debian12-full@{amd64_digest}", registry.plain);
+    let judged = judge(&hook, "/validate", &pod_with_image(&by_manifest, "multi-5"));
+    assert_eq!(judged["allowed"], false, "{judged}");
+    let (_, metrics) = get(&hook, "/metrics");
+    assert!(
+        metrics.contains("portcullis_admission_scans_total{outcome=\"ok\"} 1"),
+        "one scan served every digest: {metrics}"
+    );
+    drop(hook);
+
+    // The same index judged for arm64 nodes: its own image, which has no
+    // Python and so nothing the PyPA advisories name. The pin is the same.
+    let arm64_args = serve_args("linux/arm64");
+    let arm_hook = start_webhook(
+        policy,
+        &arm64_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let arm = judge(&arm_hook, "/mutate", &pod_with_image(&image, "multi-6"));
+    assert_eq!(arm["allowed"], true, "{arm}");
+    assert_eq!(
+        arm["auditAnnotations"]["judged-images"],
+        format!("{image}={index_digest}")
+    );
+    assert_ne!(
+        arm["auditAnnotations"]["scanned-manifests"],
+        format!("{image}={amd64_digest}")
+    );
+    let validated = judge(&arm_hook, "/validate", &pod_with_image(&image, "multi-7"));
+    assert_eq!(validated["allowed"], true, "{validated}");
+}
+
+/// The value of an unlabelled series in a Prometheus exposition.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Polls `/metrics` until `name` reaches `value`.
+fn wait_for_metric(hook: &Webhook, name: &str, value: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, text) = get(hook, "/metrics");
+        if metric(&text, name) == Some(value) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {value}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Builds a vulnerability database from one advisory source at `path`, as
+/// an operator's `portcullis db update` does: written whole, then renamed
+/// over the file the webhook reads.
+fn db_update(path: &Path, source: &str) {
+    portcullis()
+        .args(["db", "update", "--db"])
+        .arg(path)
+        .arg("--source")
+        .arg(fixture(&format!("vulndata/advisories/{source}")))
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_replaced_database_is_reloaded_and_a_corrupt_one_keeps_the_previous() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work.path().join("vulndb.bin");
+    // Alpine's advisories say nothing about a Debian image's packages.
+    db_update(&db, "alpine-secdb/alpine/v3.20");
+    let cache = work.path().join("cache");
+    let policy = "apiVersion: portcullis.dev/v1
+kind: Policy
+vulnerabilities:
+  failOn: high
+workloads:
+  podSecurity: privileged
+  rules: []
+admission:
+  scanTimeout: 60s
+";
+    let db_arg = db.display().to_string();
+    let cache_arg = cache.display().to_string();
+    let mut hook = start_webhook_logging(
+        policy,
+        &[
+            "--db",
+            &db_arg,
+            "--cache-dir",
+            &cache_arg,
+            "--request-timeout-seconds",
+            "60",
+            "--cert-reload-seconds",
+            "0.2",
+        ],
+        "info",
+    );
+    let image = format!("oci:{}:debian12-full", fixture("images/oci").display());
+    let before = judge(&hook, "/validate", &pod_with_image(&image, "reload-1"));
+    assert_eq!(before["allowed"], true, "{before}");
+    let (_, text) = get(&hook, "/metrics");
+    let first_built =
+        metric(&text, "portcullis_admission_vulndb_built_timestamp_seconds").expect("built");
+    assert!(first_built > 1.7e9, "{text}");
+    let first_advisories =
+        metric(&text, "portcullis_admission_vulndb_advisories").expect("advisories");
+    assert_eq!(
+        metric(&text, "portcullis_admission_vulndb_reloads_total"),
+        Some(0.0)
+    );
+
+    // The operator refreshes the database in place; the webhook notices.
+    db_update(&db, "pypa-advisory-database");
+    let text = wait_for_metric(&hook, "portcullis_admission_vulndb_reloads_total", 1.0);
+    let pypa_advisories =
+        metric(&text, "portcullis_admission_vulndb_advisories").expect("advisories");
+    assert_ne!(pypa_advisories, first_advisories, "{text}");
+    assert!(
+        metric(&text, "portcullis_admission_vulndb_built_timestamp_seconds")
+            .is_some_and(|built| built >= first_built),
+        "{text}"
+    );
+    // The allowed verdict was computed with the old database: judged again.
+    let after = judge(&hook, "/validate", &pod_with_image(&image, "reload-2"));
+    assert_eq!(after["allowed"], false, "{after}");
+    let message = after["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("urllib3 1.26.4, fixed in 1.26.17"),
+        "{message}"
+    );
+
+    // A half-written database renamed into place: refused, logged, and the
+    // PyPA database keeps serving.
+    let bytes = std::fs::read(&db).expect("db");
+    let half = work.path().join("half.tmp");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).expect("written");
+    std::fs::rename(&half, &db).expect("renamed");
+    let text = wait_for_metric(
+        &hook,
+        "portcullis_admission_vulndb_reload_errors_total",
+        1.0,
+    );
+    assert_eq!(
+        metric(&text, "portcullis_admission_vulndb_reloads_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&text, "portcullis_admission_vulndb_advisories"),
+        Some(pypa_advisories)
+    );
+    let still = judge(&hook, "/validate", &pod_with_image(&image, "reload-3"));
+    assert_eq!(still["allowed"], false, "{still}");
+    assert!(
+        still["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("urllib3")),
+        "{still}"
+    );
+    let (_, text) = get(&hook, "/metrics");
+    assert_eq!(
+        metric(&text, "portcullis_admission_vulndb_reload_errors_total"),
+        Some(1.0),
+        "one error per broken file, not one per check"
+    );
+    assert!(
+        text.contains("portcullis_admission_scans_total{outcome=\"ok\"} 2"),
+        "{text}"
+    );
+
+    let mut logs = String::new();
+    let stderr = hook.child.stderr.take();
+    let _ = hook.child.kill();
+    let _ = hook.child.wait();
+    if let Some(mut stderr) = stderr {
+        let _ = stderr.read_to_string(&mut logs);
+    }
+    let records: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let reloaded = records
+        .iter()
+        .find(|r| {
+            r["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("vulnerability database reloaded"))
+        })
+        .unwrap_or_else(|| panic!("no reload logged:\n{logs}"));
+    assert_eq!(reloaded["level"], "INFO");
+    assert_eq!(
+        reloaded["fields"]["advisories"].as_f64(),
+        Some(pypa_advisories),
+        "{reloaded}"
+    );
+    assert!(reloaded["fields"]["built"].as_str().is_some(), "{reloaded}");
+    let refused = records
+        .iter()
+        .find(|r| {
+            r["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("vulnerability database not reloaded"))
+        })
+        .unwrap_or_else(|| panic!("no refusal logged:\n{logs}"));
+    assert_eq!(refused["level"], "ERROR");
+    assert!(
+        refused["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("vulndb.bin")),
+        "{refused}"
     );
 }
 
