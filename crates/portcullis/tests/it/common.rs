@@ -79,6 +79,20 @@ pub struct Registry {
     pub ca_file: PathBuf,
 }
 
+impl Registry {
+    /// The flags that reach the TLS registry: its CA and the htpasswd user.
+    pub fn tls_auth_args(&self) -> [String; 6] {
+        [
+            "--ca-file".into(),
+            self.ca_file.display().to_string(),
+            "--username".into(),
+            self.user.clone(),
+            "--password".into(),
+            self.password.clone(),
+        ]
+    }
+}
+
 /// The shared registries (started on first use).
 pub fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();

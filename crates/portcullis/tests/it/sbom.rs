@@ -186,19 +186,10 @@ fn registry_tls_with_basic_auth_matches_ground_truth() {
     let cache = tempdir();
     for image in IMAGES {
         let reference = format!("{}/test/{image}:latest", registry.tls);
-        let ca = registry.ca_file.display().to_string();
-        let sbom = sbom_json(
-            &[
-                &reference,
-                "--ca-file",
-                &ca,
-                "--username",
-                &registry.user,
-                "--password",
-                &registry.password,
-            ],
-            cache.path(),
-        );
+        let auth = registry.tls_auth_args();
+        let mut args = vec![reference.as_str()];
+        args.extend(auth.iter().map(String::as_str));
+        let sbom = sbom_json(&args, cache.path());
         assert_ground_truth(image, &sbom);
     }
 }

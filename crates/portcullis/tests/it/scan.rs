@@ -505,6 +505,28 @@ fn stale_database_warns() {
     assert!(stderr.contains("no advisories for Debian:12"), "{stderr}");
 }
 
+/// Asserts that `pulled` holds the same bytes as the shared database.
+fn assert_is_the_shared_db(pulled: &Path) {
+    let pulled_bytes =
+        std::fs::read(pulled).unwrap_or_else(|e| panic!("{}: {e}", pulled.display()));
+    assert!(
+        pulled_bytes == std::fs::read(shared_db()).expect("original"),
+        "{} differs from the pushed database",
+        pulled.display()
+    );
+}
+
+/// `portcullis` with registry credentials from the Docker config in
+/// `docker_config` only (none from the environment).
+fn with_docker_config(docker_config: &Path) -> assert_cmd::Command {
+    let mut command = portcullis();
+    command
+        .env("DOCKER_CONFIG", docker_config)
+        .env_remove("PORTCULLIS_USERNAME")
+        .env_remove("PORTCULLIS_PASSWORD");
+    command
+}
+
 #[test]
 fn db_push_and_pull_through_a_real_registry() {
     let registry = crate::common::registry();
@@ -522,40 +544,27 @@ fn db_push_and_pull_through_a_real_registry() {
         .arg(&pulled)
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read(&pulled).expect("pulled"),
-        std::fs::read(shared_db()).expect("original")
-    );
+    assert_is_the_shared_db(&pulled);
     // TLS + htpasswd registry, trusted through --ca-file.
     let reference = format!("{}/portcullis/vulndb:test", registry.tls);
     let tls_pulled = dir.path().join("tls-pulled.bin");
     let ca = registry.ca_file.display().to_string();
-    let auth = [
-        "--ca-file",
-        &ca,
-        "--username",
-        &registry.user,
-        "--password",
-        &registry.password,
-    ];
+    let auth = registry.tls_auth_args();
     portcullis()
         .args(["db", "push", &reference])
-        .args(auth)
+        .args(&auth)
         .arg("--db")
         .arg(shared_db())
         .assert()
         .success();
     portcullis()
         .args(["db", "pull", &reference])
-        .args(auth)
+        .args(&auth)
         .arg("--db")
         .arg(&tls_pulled)
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read(&tls_pulled).expect("pulled over TLS"),
-        std::fs::read(shared_db()).expect("original")
-    );
+    assert_is_the_shared_db(&tls_pulled);
     // Credentials from a Docker config (DOCKER_CONFIG), as for image pulls; a
     // second tag of the same database sends no blob again.
     let docker_config = dir.path().join("docker");
@@ -569,10 +578,7 @@ fn db_push_and_pull_through_a_real_registry() {
     )
     .expect("docker config");
     let second = format!("{}/portcullis/vulndb:second", registry.tls);
-    let out = portcullis()
-        .env("DOCKER_CONFIG", &docker_config)
-        .env_remove("PORTCULLIS_USERNAME")
-        .env_remove("PORTCULLIS_PASSWORD")
+    let out = with_docker_config(&docker_config)
         .args(["db", "push", &second, "--ca-file", &ca, "--db"])
         .arg(shared_db())
         .assert()
@@ -580,25 +586,16 @@ fn db_push_and_pull_through_a_real_registry() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr);
     assert!(stderr.contains("already had the database blob"), "{stderr}");
     let config_pulled = dir.path().join("config-pulled.bin");
-    portcullis()
-        .env("DOCKER_CONFIG", &docker_config)
-        .env_remove("PORTCULLIS_USERNAME")
-        .env_remove("PORTCULLIS_PASSWORD")
+    with_docker_config(&docker_config)
         .args(["db", "pull", &second, "--ca-file", &ca, "--db"])
         .arg(&config_pulled)
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read(&config_pulled).expect("pulled with docker config credentials"),
-        std::fs::read(shared_db()).expect("original")
-    );
+    assert_is_the_shared_db(&config_pulled);
     // Without any credentials the TLS registry refuses, naming itself (exit 4).
     let empty_config = dir.path().join("empty-docker");
     std::fs::create_dir_all(&empty_config).expect("empty docker config dir");
-    let out = portcullis()
-        .env("DOCKER_CONFIG", &empty_config)
-        .env_remove("PORTCULLIS_USERNAME")
-        .env_remove("PORTCULLIS_PASSWORD")
+    let out = with_docker_config(&empty_config)
         .args(["db", "pull", &second, "--ca-file", &ca, "--db"])
         .arg(dir.path().join("never.bin"))
         .assert()
@@ -631,8 +628,5 @@ fn db_push_and_pull_through_a_real_registry() {
         String::from_utf8_lossy(&out.get_output().stderr)
             .contains("no portcullis vulnerability database")
     );
-    assert_eq!(
-        std::fs::read(&pulled).expect("kept"),
-        std::fs::read(shared_db()).expect("original")
-    );
+    assert_is_the_shared_db(&pulled);
 }
