@@ -249,11 +249,11 @@ impl<V: Clone + Send + Sync + 'static> SingleFlight<V> {
         match result {
             Ok(value) => {
                 let now = Instant::now();
-                for key in std::iter::once(key.to_owned()).chain(alias.filter(|a| a != key)) {
+                for cached_as in std::iter::once(key.to_owned()).chain(alias.filter(|a| a != key)) {
                     slots
                         .entries
-                        .insert(key.clone(), Slot::Ready(value.clone(), now));
-                    slots.order.push_back(key);
+                        .insert(cached_as.clone(), Slot::Ready(value.clone(), now));
+                    slots.order.push_back(cached_as);
                 }
                 // Evict the oldest finished entries; pending flights stay.
                 while slots.entries.len() > self.capacity {
