@@ -9,6 +9,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
+/// Whether `name` is a DNS label (RFC 1123) as Kubernetes requires of a
+/// namespace name: 1 to 63 lower-case letters, digits and `-`, starting and
+/// ending with a letter or digit.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// `null` (or absent) → the type's default, for lists and maps.
 fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
@@ -283,5 +296,20 @@ fn json_type(value: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "string",
         serde_json::Value::Array(_) => "sequence",
         serde_json::Value::Object(_) => "map",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dns_label;
+
+    #[test]
+    fn dns_labels_as_kubernetes_validates_namespace_names() {
+        for good in ["default", "kube-system", "a", "team-1", &"x".repeat(63)] {
+            assert!(is_dns_label(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "Shop", "a.b", "a_b", "ä", &"x".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
     }
 }

@@ -29,6 +29,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use portcullis_kube::model::is_dns_label;
 use portcullis_kube::{
     CheckSettings, PodSecurity, Position, RegistryAllowList, Rule, RuleSetting, Severity,
 };
@@ -781,17 +782,6 @@ fn parse_duration(text: &str) -> Option<Duration> {
     (1..=600_000)
         .contains(&ms)
         .then(|| Duration::from_millis(ms))
-}
-
-/// A Kubernetes namespace name (RFC 1123 label).
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 /// Why a policy file could not be loaded.
