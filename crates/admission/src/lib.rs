@@ -8,8 +8,11 @@
 //!
 //! - [`review`]: the AdmissionReview wire format, parsed from hostile bytes.
 //! - [`server`]: TLS, routing, limits, timeouts, metrics, graceful shutdown.
-//! - [`verdicts`]: image verdicts behind a digest-keyed, single-flight cache.
-//! - [`tls`]: the serving certificate, reloaded when its files change.
+//! - [`verdicts`]: image verdicts behind a digest-keyed, single-flight cache
+//!   (a tag's index digest and its platform manifest's both hit; a reloaded
+//!   vulnerability database drops them).
+//! - [`tls`]: the serving certificate, reloaded when its files change (the
+//!   vulnerability database is checked on the same period).
 //! - [`certs`] and [`manifests`]: what a cluster needs to run the webhook.
 //! - [`metrics`]: Prometheus text exposition.
 

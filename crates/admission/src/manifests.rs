@@ -248,8 +248,10 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                         "labelSelector": {"matchLabels": selector}
                     }],
                     // The vulnerability database is fetched before the
-                    // webhook starts; a new one arrives with the next
-                    // rollout (`kubectl rollout restart`).
+                    // webhook starts. The webhook reloads the file whenever
+                    // it is replaced (`db update` and `db pull` rename a new
+                    // file over it), so a refresh needs no restart; without
+                    // a refresher in the pod, the next rollout fetches one.
                     "initContainers": [{
                         "name": "vulndb",
                         "image": options.image,
