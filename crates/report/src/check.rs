@@ -252,10 +252,7 @@ pub fn json(run: &CheckRun) -> String {
             })
             .collect(),
     };
-    let mut text = serde_json::to_string_pretty(&doc)
-        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
-    text.push('\n');
-    text
+    crate::pretty_json(&doc)
 }
 
 fn sarif_level(severity: Severity) -> sarif::Level {
@@ -351,10 +348,7 @@ pub fn sarif(run: &CheckRun) -> String {
         }
     }
     let log = sarif::Log::single(sarif::Run::portcullis(rules, results));
-    let mut text = serde_json::to_string_pretty(&log)
-        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
-    text.push('\n');
-    text
+    crate::pretty_json(&log)
 }
 
 /// The run as JUnit XML: a test suite per file, a test case per workload

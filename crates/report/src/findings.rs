@@ -153,9 +153,7 @@ pub fn summary_line(result: &ScanResult) -> String {
 
 /// Portcullis JSON.
 pub fn json(result: &ScanResult) -> String {
-    let mut out = serde_json::to_string_pretty(result).unwrap_or_default();
-    out.push('\n');
-    out
+    crate::pretty_json(result)
 }
 
 fn sarif_level(level: Level) -> sarif::Level {
@@ -235,9 +233,7 @@ pub fn sarif(result: &ScanResult) -> String {
         });
     }
     let log = sarif::Log::single(sarif::Run::portcullis(rules, results));
-    let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
-    out.push('\n');
-    out
+    crate::pretty_json(&log)
 }
 
 /// JUnit XML: one test suite per scanned image, one failed test case per
@@ -366,7 +362,5 @@ pub fn cyclonedx(result: &ScanResult, inventory: &Inventory, info: &DocumentInfo
             properties: Vec::new(),
         });
     }
-    let mut out = serde_json::to_string_pretty(&bom).unwrap_or_default();
-    out.push('\n');
-    out
+    crate::pretty_json(&bom)
 }

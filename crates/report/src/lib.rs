@@ -13,3 +13,15 @@ pub mod sarif;
 pub mod sbom;
 pub mod spdx;
 pub mod table;
+
+/// A JSON document as every report prints it: pretty, ending in a newline.
+///
+/// The report types serialise without failing (plain data, string keys); if
+/// one ever did fail, the output is still JSON, an object naming the error.
+pub fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| {
+        serde_json::json!({ "error": format!("cannot serialise the report: {e}") }).to_string()
+    });
+    text.push('\n');
+    text
+}

@@ -84,12 +84,7 @@ pub fn table(report: &Report) -> String {
 
 /// The report as pretty JSON.
 pub fn json(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
-        // Serialising plain structs of strings cannot fail; say so if it did.
-        format!("{{\"error\": \"cannot serialise the report: {e}\"}}")
-    });
-    text.push('\n');
-    text
+    crate::pretty_json(report)
 }
 
 /// JUnit XML: one test suite per section, one test case per check; a fail
@@ -230,10 +225,7 @@ pub fn sarif(report: &Report) -> String {
         })
         .collect();
     let log = sarif::Log::single(sarif::Run::portcullis(rules, results));
-    let mut text = serde_json::to_string_pretty(&log)
-        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise SARIF: {e}\"}}"));
-    text.push('\n');
-    text
+    crate::pretty_json(&log)
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub fn json(subject: &Subject, inventory: &Inventory) -> String {
         #[serde(flatten)]
         inventory: &'a Inventory,
     }
-    to_pretty_json(&Document { subject, inventory })
+    crate::pretty_json(&Document { subject, inventory })
 }
 
 /// A table of packages: name, version, ecosystem, source and where found.
@@ -83,7 +83,7 @@ pub fn table(inventory: &Inventory) -> String {
 
 /// CycloneDX 1.6 JSON.
 pub fn cyclonedx(subject: &Subject, inventory: &Inventory, info: &DocumentInfo) -> String {
-    to_pretty_json(&cyclonedx_bom(subject, inventory, info))
+    crate::pretty_json(&cyclonedx_bom(subject, inventory, info))
 }
 
 /// The CycloneDX document, for renderers that add to it (vulnerabilities).
@@ -186,7 +186,7 @@ fn package_component(package: &Package, bom_ref: String) -> Component {
 
 /// SPDX 2.3 JSON.
 pub fn spdx(subject: &Subject, inventory: &Inventory, info: &DocumentInfo) -> String {
-    to_pretty_json(&spdx::Document::from_inventory(
+    crate::pretty_json(&spdx::Document::from_inventory(
         subject,
         inventory,
         &info.created,
@@ -216,11 +216,4 @@ fn namespace_id(subject: &Subject, inventory: &Inventory) -> uuid::Uuid {
 fn short_digest(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
     hex.chars().take(12).collect()
-}
-
-fn to_pretty_json<T: Serialize>(value: &T) -> String {
-    // Serialising plain data structs into a String cannot fail.
-    let mut out = serde_json::to_string_pretty(value).unwrap_or_default();
-    out.push('\n');
-    out
 }

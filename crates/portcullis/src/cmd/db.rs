@@ -284,7 +284,5 @@ fn status_json(db: &Database) -> String {
         "ageSeconds": age_seconds(meta),
         "metadata": meta,
     });
-    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-    out.push('\n');
-    out
+    portcullis_report::pretty_json(&value)
 }
