@@ -60,6 +60,45 @@ fn scan(extra: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// `portcullis db status` of the database at `db`.
+fn db_status(db: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    portcullis()
+        .args(["db", "status"])
+        .args(extra)
+        .arg("--db")
+        .arg(db)
+        .assert()
+}
+
+/// `portcullis scan` of debian12-min against the database at `db`, never
+/// updating it; more arguments may follow.
+fn scan_offline(db: &Path) -> assert_cmd::Command {
+    let mut command = portcullis();
+    command
+        .args([
+            "scan",
+            &image("debian12-min"),
+            "--quiet",
+            "--offline",
+            "--db",
+        ])
+        .arg(db);
+    command
+}
+
+/// A copy of the shared database at `dir/vulndb.bin`, and its bytes.
+fn copy_of_shared_db(dir: &Path) -> (PathBuf, Vec<u8>) {
+    let path = dir.join("vulndb.bin");
+    std::fs::copy(shared_db(), &path).expect("copy");
+    let bytes = std::fs::read(&path).expect("read");
+    (path, bytes)
+}
+
+/// What a finished command printed on stderr.
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
 fn json_of(assert: &assert_cmd::assert::Assert) -> serde_json::Value {
     stdout_json(assert.get_output())
 }
@@ -87,11 +126,7 @@ fn ids(findings: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn db_status_shows_sources_counts_and_skips() {
-    let out = portcullis()
-        .args(["db", "status", "--format", "json", "--db"])
-        .arg(shared_db())
-        .assert()
-        .success();
+    let out = db_status(shared_db(), &["--format", "json"]).success();
     let status = json_of(&out);
     let sources = status["metadata"]["sources"].as_array().expect("sources");
     assert_eq!(sources.len(), 3);
@@ -103,11 +138,7 @@ fn db_status_shows_sources_counts_and_skips() {
         2661
     );
     assert!(status["ageSeconds"].as_i64().is_some_and(|a| a < 3600));
-    let table = portcullis()
-        .args(["db", "status", "--db"])
-        .arg(shared_db())
-        .assert()
-        .success();
+    let table = db_status(shared_db(), &[]).success();
     let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
     assert!(
         text.contains("pypa-advisory-database") && text.contains("ADVISORIES"),
@@ -175,7 +206,7 @@ fn scan_finds_the_python_packages_known_vulnerabilities() {
     let again = scan(&["--format", "json"]).success();
     assert_eq!(out.get_output().stdout, again.get_output().stdout);
     // vunnel's tracker sample has bookworm records: Debian 12 is covered.
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(!stderr.contains("no advisories for Debian:12"), "{stderr}");
 }
 
@@ -296,7 +327,7 @@ fn ignore_file_hides_with_reason_and_an_expired_entry_stops_hiding() {
             .as_str()
             .is_some_and(|n| n.contains("expired on 2020-01-01"))
     );
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(stderr.contains("expired on 2020-01-01"), "{stderr}");
     // An entry without a reason is refused.
     std::fs::write(&file, "CVE-2023-43804\n").expect("write");
@@ -366,47 +397,21 @@ fn corrupt_database_is_detected_and_the_message_says_how_to_rebuild() {
     let at = bytes.len() / 3;
     bytes[at] ^= 0x10;
     std::fs::write(&path, &bytes).expect("write");
-    let out = portcullis()
-        .args([
-            "scan",
-            &image("debian12-min"),
-            "--quiet",
-            "--offline",
-            "--db",
-        ])
-        .arg(&path)
-        .assert()
-        .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let out = scan_offline(&path).assert().code(2);
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("corrupt") && stderr.contains("portcullis db update"),
         "{stderr}"
     );
-    portcullis()
-        .args(["db", "status", "--db"])
-        .arg(&path)
-        .assert()
-        .code(2);
-    let missing = portcullis()
-        .args([
-            "scan",
-            &image("debian12-min"),
-            "--quiet",
-            "--offline",
-            "--db",
-        ])
-        .arg(dir.path().join("none.bin"))
-        .assert()
-        .code(2);
-    assert!(String::from_utf8_lossy(&missing.get_output().stderr).contains("portcullis db update"));
+    db_status(&path, &[]).code(2);
+    let missing = scan_offline(&dir.path().join("none.bin")).assert().code(2);
+    assert!(stderr_of(&missing).contains("portcullis db update"));
 }
 
 #[test]
 fn a_killed_update_leaves_the_previous_database_intact() {
     let dir = tempdir();
-    let path = dir.path().join("vulndb.bin");
-    std::fs::copy(shared_db(), &path).expect("copy");
-    let before = std::fs::read(&path).expect("read");
+    let (path, before) = copy_of_shared_db(dir.path());
     for delay_ms in [50u64, 400, 1200] {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("portcullis"))
             .args(["db", "update", "--db"])
@@ -427,31 +432,21 @@ fn a_killed_update_leaves_the_previous_database_intact() {
         if status.success() {
             // The update won the race: the new database is whole.
             assert_ne!(now, before);
-            portcullis()
-                .args(["db", "status", "--db"])
-                .arg(&path)
-                .assert()
-                .success();
+            db_status(&path, &[]).success();
             return;
         }
         assert_eq!(
             now, before,
             "killed after {delay_ms} ms: previous database untouched"
         );
-        portcullis()
-            .args(["db", "status", "--db"])
-            .arg(&path)
-            .assert()
-            .success();
+        db_status(&path, &[]).success();
     }
 }
 
 #[test]
 fn a_corrupt_archive_fails_the_update_with_a_clear_message() {
     let dir = tempdir();
-    let path = dir.path().join("vulndb.bin");
-    std::fs::copy(shared_db(), &path).expect("copy");
-    let before = std::fs::read(&path).expect("read");
+    let (path, before) = copy_of_shared_db(dir.path());
     let zip = dir.path().join("all.zip");
     // A zip's local header followed by garbage: what a cut download looks like.
     let mut bytes = b"PK\x03\x04".to_vec();
@@ -464,7 +459,7 @@ fn a_corrupt_archive_fails_the_update_with_a_clear_message() {
         .arg(&zip)
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("corrupt or truncated archive") && stderr.contains("unchanged"),
         "{stderr}"
@@ -483,20 +478,12 @@ fn stale_database_warns() {
         .args(["--source", &advisories("alpine-secdb/alpine/v3.20")])
         .assert()
         .success();
-    let out = portcullis()
-        .args([
-            "scan",
-            &image("debian12-min"),
-            "--quiet",
-            "--offline",
-            "--db",
-        ])
-        .arg(&path)
+    let out = scan_offline(&path)
         .arg("--cache-dir")
         .arg(cache_dir())
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains("day(s) old") && stderr.contains("portcullis db update"),
         "{stderr}"
@@ -583,7 +570,7 @@ fn db_push_and_pull_through_a_real_registry() {
         .arg(shared_db())
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(stderr.contains("already had the database blob"), "{stderr}");
     let config_pulled = dir.path().join("config-pulled.bin");
     with_docker_config(&docker_config)
@@ -600,7 +587,7 @@ fn db_push_and_pull_through_a_real_registry() {
         .arg(dir.path().join("never.bin"))
         .assert()
         .code(4);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    let stderr = stderr_of(&out);
     assert!(
         stderr.contains(&format!("authentication with {} failed", registry.tls)),
         "{stderr}"
@@ -624,9 +611,6 @@ fn db_push_and_pull_through_a_real_registry() {
         .arg(&pulled)
         .assert()
         .code(3);
-    assert!(
-        String::from_utf8_lossy(&out.get_output().stderr)
-            .contains("no portcullis vulnerability database")
-    );
+    assert!(stderr_of(&out).contains("no portcullis vulnerability database"));
     assert_is_the_shared_db(&pulled);
 }
