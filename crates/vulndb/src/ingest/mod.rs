@@ -1,12 +1,15 @@
 //! Reading advisory feeds: OSV JSON (single files, directories, zip
 //! archives), OSV YAML, Alpine secdb, the Debian security tracker JSON and
-//! DSA/DLA lists. A malformed advisory is skipped and counted with its
+//! DSA/DLA lists, Debian OVAL, Rocky Linux OVAL and the Node.js Security
+//! WG's npm advisories. A malformed advisory is skipped and counted with its
 //! reason; an unreadable source or a corrupt archive fails the whole read.
 
 pub mod alpine;
 pub mod debian;
+pub mod nswg;
 pub mod osv;
 pub mod oval;
+pub mod rpm_oval;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,6 +57,9 @@ pub struct Batch {
     pub documents: usize,
     /// Files that are not advisory data (READMEs, licenses, unsupported feeds).
     pub ignored: Vec<String>,
+    /// Rocky OVAL advisories read so far: id → (snapshot timestamp, index
+    /// in `advisories`), so overlapping snapshots keep the newest.
+    oval_snapshots: std::collections::HashMap<String, (Option<String>, usize)>,
 }
 
 impl Batch {
@@ -155,11 +161,14 @@ fn read_document(name: &str, bytes: &[u8], batch: &mut Batch) -> Result<(), Inge
     }
     if lower.ends_with(".xml") {
         let text = String::from_utf8_lossy(bytes);
-        if oval::looks_like(&text) {
+        if rpm_oval::looks_like(&text) {
+            batch.documents += 1;
+            add_rpm_oval(name, &text, batch);
+        } else if oval::looks_like(&text) {
             batch.documents += 1;
             let (advisories, skipped) = oval::from_text(&text);
             if advisories.is_empty() {
-                batch.skip(name, "OVAL document without Debian (`DPKG is earlier than`) definitions: only Debian OVAL is read");
+                batch.skip(name, "OVAL document without Debian (`DPKG is earlier than`) definitions: of OVAL, only Debian and Rocky Linux (`rpminfo_test`) documents are read");
             }
             batch.advisories.extend(advisories);
             // Per-definition skips of non-Debian OVAL would be thousands of
@@ -218,6 +227,26 @@ fn read_document(name: &str, bytes: &[u8], batch: &mut Batch) -> Result<(), Inge
                 Ok(secdb) => add_secdb(name, secdb, batch),
                 Err(reason) => batch.skip(name, reason),
             }
+        } else if nswg::looks_like_npm(&value) {
+            match nswg::from_value(value, name) {
+                Ok(advisory) => batch.advisories.push(advisory),
+                Err(reason) => batch.skip(name, reason),
+            }
+        } else if nswg::looks_like_index(&value) {
+            batch.skip(
+                name,
+                "index of the Node.js Security WG advisories: each is read from its own file",
+            );
+        } else if nswg::looks_like_core(&value) {
+            let id = nswg::file_number(name)
+                .map(|n| format!("NSWG-COR-{n}"))
+                .unwrap_or_else(|| "Node.js core advisory".to_string());
+            batch.skip(
+                name,
+                format!(
+                    "{id}: Node.js core advisory; no inventory ecosystem holds the Node.js runtime"
+                ),
+            );
         } else if value.get("id").is_some() {
             match osv::from_value(value) {
                 Ok(advisory) => batch.advisories.push(advisory),
@@ -258,6 +287,75 @@ fn decompress_bzip2(name: &str, bytes: &[u8]) -> Result<Vec<u8>, IngestError> {
         });
     }
     Ok(out)
+}
+
+/// Adds a Rocky Linux OVAL document. Mirrors keep overlapping snapshots of
+/// the feed, whose definitions for one RLSA can differ (the fixed versions
+/// move on): of the same id read from two files, the definition from the
+/// newer snapshot (generator timestamp) is kept and the other counted as
+/// skipped, never merged into one.
+fn add_rpm_oval(name: &str, text: &str, batch: &mut Batch) {
+    let read = match rpm_oval::from_text(text) {
+        Ok(read) => read,
+        Err(reason) => {
+            batch.skip(name, reason);
+            return;
+        }
+    };
+    for reason in read.skipped_definitions {
+        batch.skip(name, reason);
+    }
+    for reason in read.skipped_tests {
+        batch.skip(name, format!("test left out: {reason}"));
+    }
+    let snapshot = read.timestamp;
+    for advisory in read.advisories {
+        let held = batch
+            .oval_snapshots
+            .get(&advisory.id)
+            .and_then(|(held_snapshot, at)| {
+                Some((held_snapshot.clone(), *at, batch.advisories.get(*at)?))
+            });
+        match held {
+            None => {
+                batch.oval_snapshots.insert(
+                    advisory.id.clone(),
+                    (snapshot.clone(), batch.advisories.len()),
+                );
+                batch.advisories.push(advisory);
+            }
+            Some((_, _, held)) if *held == advisory => batch.skip(
+                name,
+                format!(
+                    "{}: the same definition was read from another file",
+                    advisory.id
+                ),
+            ),
+            Some((held_snapshot, at, _)) if snapshot > held_snapshot => {
+                let reason = format!(
+                    "{}: an older snapshot's definition ({}) is replaced by this one ({})",
+                    advisory.id,
+                    held_snapshot.as_deref().unwrap_or("undated"),
+                    snapshot.as_deref().unwrap_or("undated"),
+                );
+                batch
+                    .oval_snapshots
+                    .insert(advisory.id.clone(), (snapshot.clone(), at));
+                if let Some(slot) = batch.advisories.get_mut(at) {
+                    *slot = advisory;
+                }
+                batch.skip(name, reason);
+            }
+            Some((held_snapshot, _, _)) => batch.skip(
+                name,
+                format!(
+                    "{}: a definition of the same id from a snapshot as new or newer ({}) was read first",
+                    advisory.id,
+                    held_snapshot.as_deref().unwrap_or("undated"),
+                ),
+            ),
+        }
+    }
 }
 
 fn add_secdb(name: &str, secdb: alpine::Secdb, batch: &mut Batch) {
