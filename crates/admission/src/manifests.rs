@@ -104,20 +104,10 @@ const RULES: &[(&str, &[&str])] = &[
     ("batch", &["jobs", "cronjobs"]),
 ];
 
-fn dns_label_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// The objects, in the order to apply them.
 pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError> {
     for (what, value) in [("namespace", &options.namespace), ("name", &options.name)] {
-        if !dns_label_ok(value) {
+        if !portcullis_kube::model::is_dns_label(value) {
             return Err(ManifestError::Invalid(format!(
                 "{what} {value:?} is not a DNS label (lowercase letters, digits, '-', at most 63)"
             )));
