@@ -614,3 +614,175 @@ fn db_push_and_pull_through_a_real_registry() {
     assert!(stderr_of(&out).contains("no portcullis vulnerability database"));
     assert_is_the_shared_db(&pulled);
 }
+
+/// `db update` from the Rocky Linux OVAL and Node.js Security WG fixture
+/// feeds: `db status` lists both with their counts, and packages below a
+/// fixed version match (a hand-built Rocky 9 + npm inventory through the
+/// matcher), while those at the fix do not.
+#[test]
+fn rocky_oval_and_nswg_feeds_load_and_match() {
+    use portcullis_inventory::{Distro, Ecosystem, Inventory, Location, Package};
+    use portcullis_vulndb::version::Scheme;
+
+    let dir = tempdir();
+    let db_path = dir.path().join("vulndb.bin");
+    portcullis()
+        .args(["db", "update", "--db"])
+        .arg(&db_path)
+        .args(["--source", &advisories("rocky-oval")])
+        .args(["--source", &advisories("nodejs-security-wg")])
+        .assert()
+        .success();
+    let out = portcullis()
+        .args(["db", "status", "--format", "json", "--db"])
+        .arg(&db_path)
+        .assert()
+        .success();
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("JSON output");
+    let sources = status["metadata"]["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 2);
+    // rocky-oval: 2 files, 175 RLSAs; 64 older-snapshot duplicates and one
+    // dangling test reference skipped.
+    assert!(
+        sources[0]["location"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("rocky-oval"))
+    );
+    assert_eq!(
+        (
+            &sources[0]["documents"],
+            &sources[0]["advisories"],
+            &sources[0]["skipped"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(175),
+            &serde_json::json!(65)
+        )
+    );
+    // nodejs-security-wg: 467 npm advisories; 171 core advisories and the two
+    // index files skipped.
+    assert!(
+        sources[1]["location"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("nodejs-security-wg"))
+    );
+    assert_eq!(
+        (
+            &sources[1]["documents"],
+            &sources[1]["advisories"],
+            &sources[1]["skipped"]
+        ),
+        (
+            &serde_json::json!(640),
+            &serde_json::json!(467),
+            &serde_json::json!(173)
+        )
+    );
+    let table = portcullis()
+        .args(["db", "status", "--db"])
+        .arg(&db_path)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
+    assert!(
+        text.contains("rocky-oval") && text.contains("nodejs-security-wg"),
+        "{text}"
+    );
+
+    let package = |ecosystem: Ecosystem, name: &str, version: &str, path: &str| Package {
+        ecosystem,
+        name: name.into(),
+        version: version.into(),
+        arch: None,
+        source_name: None,
+        source_version: None,
+        licenses: Vec::new(),
+        purl: format!("pkg:test/{name}@{version}"),
+        location: Location {
+            layer: None,
+            path: path.into(),
+        },
+    };
+    let rpmdb = "/var/lib/rpm/rpmdb.sqlite";
+    let inventory = Inventory {
+        distro: Some(Distro {
+            id: "rocky".into(),
+            version_id: Some("9.2".into()),
+            ..Distro::default()
+        }),
+        packages: vec![
+            // RLSA-2023:4030 fixes grafana in 9.0.9-3.el9_2.
+            package(Ecosystem::Rpm, "grafana", "9.0.9-2.el9", rpmdb),
+            // At the fixed EVR of RLSA-2022:4582: not affected by it.
+            package(Ecosystem::Rpm, "gzip", "1.10-9.el9_0", rpmdb),
+            // Fixed in epoch 1: `1:2.06-46.el9_1.3.rocky.0.2`.
+            package(
+                Ecosystem::Rpm,
+                "grub2-tools-efi",
+                "1:2.06-46.el9_1.2",
+                rpmdb,
+            ),
+            // NSWG-ECO-8: `<3.11 || >= 4 <4.5`.
+            package(
+                Ecosystem::Npm,
+                "express",
+                "4.4.5",
+                "/app/node_modules/express/package.json",
+            ),
+            package(
+                Ecosystem::Npm,
+                "express",
+                "4.5.0",
+                "/srv/node_modules/express/package.json",
+            ),
+        ],
+    };
+    let db = portcullis_vulndb::db::Database::open(&db_path).expect("database opens");
+    let report = portcullis_matcher::match_inventory(&inventory, &db).expect("matches");
+    let has = |package: &str, version: &str, id: &str| {
+        report.findings.iter().find(|f| {
+            f.package == package && f.installed_version == version && f.ids().any(|i| i == id)
+        })
+    };
+    let grafana = has("grafana", "9.0.9-2.el9", "RLSA-2023:4030").expect("grafana matches");
+    assert_eq!(grafana.ecosystem, "Rocky Linux:9");
+    assert_eq!(grafana.fixed_version.as_deref(), Some("9.0.9-3.el9_2"));
+    assert!(
+        grafana
+            .aliases
+            .iter()
+            .chain([&grafana.id])
+            .any(|i| i == "CVE-2023-3128")
+    );
+    assert_eq!(grafana.severity.as_str(), "critical");
+    assert!(has("gzip", "1.10-9.el9_0", "RLSA-2022:4582").is_none());
+    let grub = report
+        .findings
+        .iter()
+        .find(|f| f.package == "grub2-tools-efi")
+        .expect("grub2-tools-efi matches");
+    assert_eq!(
+        grub.fixed_version.as_deref(),
+        Some("1:2.06-46.el9_1.3.rocky.0.2")
+    );
+    let express = has("express", "4.4.5", "NSWG-ECO-8").expect("express 4.4.5 matches");
+    assert_eq!(express.aliases, ["CVE-2014-6393"]);
+    assert!(has("express", "4.5.0", "NSWG-ECO-8").is_none());
+    // No finding at or above its own fixed version.
+    for finding in &report.findings {
+        let Some(fixed) = finding.fixed_version.as_deref() else {
+            continue;
+        };
+        let scheme = if finding.ecosystem == "npm" {
+            Scheme::Npm
+        } else {
+            Scheme::Rpm
+        };
+        let order = scheme
+            .compare(&finding.installed_version, fixed)
+            .expect("comparable");
+        assert_eq!(order, std::cmp::Ordering::Less, "{finding:?}");
+    }
+}
