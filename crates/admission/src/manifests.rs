@@ -196,6 +196,29 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
             "failureThreshold": 3
         })
     };
+    // The containers that fetch the vulnerability database into the shared
+    // cache volume (the init container, then the refresher beside the webhook).
+    let vulndb_container = |container: &str, args: &[&str]| {
+        json!({
+            "name": container,
+            "image": options.image,
+            "imagePullPolicy": "IfNotPresent",
+            "args": args,
+            "env": [{"name": "XDG_CACHE_HOME", "value": "/var/cache"}],
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "256Mi"},
+                "limits": {"cpu": "1", "memory": "1Gi"}
+            },
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "readOnlyRootFilesystem": true,
+                "runAsNonRoot": true,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"}
+            },
+            "volumeMounts": [{"name": "cache", "mountPath": "/var/cache/portcullis"}]
+        })
+    };
     docs.push(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -238,29 +261,11 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                         "labelSelector": {"matchLabels": selector}
                     }],
                     // The vulnerability database is fetched before the
-                    // webhook starts. The webhook reloads the file whenever
-                    // it is replaced (`db update` and `db pull` rename a new
-                    // file over it), so a refresh needs no restart; without
-                    // a refresher in the pod, the next rollout fetches one.
-                    "initContainers": [{
-                        "name": "vulndb",
-                        "image": options.image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["db", "update"],
-                        "env": [{"name": "XDG_CACHE_HOME", "value": "/var/cache"}],
-                        "resources": {
-                            "requests": {"cpu": "100m", "memory": "256Mi"},
-                            "limits": {"cpu": "1", "memory": "1Gi"}
-                        },
-                        "securityContext": {
-                            "allowPrivilegeEscalation": false,
-                            "readOnlyRootFilesystem": true,
-                            "runAsNonRoot": true,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}
-                        },
-                        "volumeMounts": [{"name": "cache", "mountPath": "/var/cache/portcullis"}]
-                    }],
+                    // webhook starts, then refreshed by the `vulndb-refresh`
+                    // container every six hours; the webhook reloads the
+                    // file whenever it is replaced (`db update` renames a
+                    // new file over it), so a refresh needs no restart.
+                    "initContainers": [vulndb_container("vulndb", &["db", "update"])],
                     "containers": [{
                         "name": "webhook",
                         "image": options.image,
@@ -297,7 +302,10 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                             {"name": "cache", "mountPath": "/var/cache/portcullis"},
                             {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
                         ]
-                    }],
+                    }, vulndb_container(
+                        "vulndb-refresh",
+                        &["db", "update", "--every-seconds", "21600"],
+                    )],
                     "volumes": [
                         {"name": "tls", "secret": {"secretName": format!("{name}-tls")}},
                         {"name": "policy", "configMap": {"name": format!("{name}-policy")}},
@@ -478,6 +486,22 @@ mod tests {
             .map(|e| e.to_string())
             .collect();
         assert!(errors.is_empty(), "{errors:#?}");
+        // The database is fetched before the webhook starts and refreshed
+        // beside it, into the volume the webhook reads.
+        let spec = &deployment["spec"]["template"]["spec"];
+        assert_eq!(spec["initContainers"][0]["args"], json!(["db", "update"]));
+        let refresher = spec["containers"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "vulndb-refresh"))
+            .expect("refresher container");
+        assert_eq!(
+            refresher["args"],
+            json!(["db", "update", "--every-seconds", "21600"])
+        );
+        assert_eq!(
+            refresher["volumeMounts"][0]["mountPath"],
+            "/var/cache/portcullis"
+        );
     }
 
     #[test]

@@ -37,9 +37,9 @@ impl Failure {
         }
     }
 
-    /// Prints the error with its causes on stderr and returns the exit code.
-    pub fn report(self) -> ExitCode {
-        // Stage errors often already spell out their cause; print each cause
+    /// The error with its causes, on one line.
+    pub fn message(&self) -> String {
+        // Stage errors often already spell out their cause; add each cause
         // only when the message so far does not say it yet.
         let mut message = self.error.to_string();
         for cause in self.error.chain().skip(1) {
@@ -49,7 +49,12 @@ impl Failure {
                 message.push_str(&cause);
             }
         }
-        eprintln!("error: {message}");
+        message
+    }
+
+    /// Prints the error with its causes on stderr and returns the exit code.
+    pub fn report(self) -> ExitCode {
+        eprintln!("error: {}", self.message());
         ExitCode::from(self.code)
     }
 }

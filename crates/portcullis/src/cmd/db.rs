@@ -31,7 +31,42 @@ pub enum Command {
     Push(RefArgs),
     /// Pull the database from an OCI registry; it replaces the local one only
     /// once verified and opened.
-    Pull(RefArgs),
+    Pull(PullArgs),
+}
+
+/// Keeping the database fresh from a long-running process (the webhook's
+/// refresher container): the webhook reloads the file whenever it is replaced.
+#[derive(Debug, clap::Args)]
+pub struct Repeat {
+    /// Keep running and repeat every SECONDS (e.g. 21600 for six hours). A
+    /// failed round is reported and the previous database stays in place;
+    /// the next round tries again.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..))]
+    pub every_seconds: Option<u64>,
+}
+
+impl Repeat {
+    /// Runs `round` once, or forever every `--every-seconds` (a failure is
+    /// printed, not fatal, once repeating).
+    fn run(&self, mut round: impl FnMut() -> Result<u8, Failure>) -> Result<u8, Failure> {
+        let Some(seconds) = self.every_seconds else {
+            return round();
+        };
+        loop {
+            if let Err(failure) = round() {
+                eprintln!("error: {}; next round in {seconds} s", failure.message());
+            }
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub registry: RefArgs,
+    #[command(flatten)]
+    pub repeat: Repeat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +76,8 @@ pub struct UpdateArgs {
     /// list) or a directory of them. Repeatable.
     #[arg(long = "source", value_name = "URL|PATH")]
     pub sources: Vec<String>,
+    #[command(flatten)]
+    pub repeat: Repeat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,17 +176,19 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             } else {
                 update_args.sources
             };
-            let meta = update_database(&sources, &path)?;
-            eprintln!(
-                "updated {}: {} advisories, {} packages from {} source{}{}",
-                path.display(),
-                meta.advisories,
-                meta.packages,
-                meta.sources.len(),
-                if meta.sources.len() == 1 { "" } else { "s" },
-                skipped_note(&meta)
-            );
-            Ok(OK)
+            update_args.repeat.run(|| {
+                let meta = update_database(&sources, &path)?;
+                eprintln!(
+                    "updated {}: {} advisories, {} packages from {} source{}{}",
+                    path.display(),
+                    meta.advisories,
+                    meta.packages,
+                    meta.sources.len(),
+                    if meta.sources.len() == 1 { "" } else { "s" },
+                    skipped_note(&meta)
+                );
+                Ok(OK)
+            })
         }
         Command::Status(status_args) => {
             let db = Database::open(&path).map_err(db_failure)?;
@@ -175,16 +214,20 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             );
             Ok(OK)
         }
-        Command::Pull(r) => {
-            let meta = oci::pull(&r.reference, &path, &r.options()?).map_err(oci_failure)?;
-            eprintln!(
-                "pulled {} into {}: {} advisories, built {}",
-                r.reference,
-                path.display(),
-                meta.advisories,
-                meta.built
-            );
-            Ok(OK)
+        Command::Pull(pull) => {
+            let r = &pull.registry;
+            let options = r.options()?;
+            pull.repeat.run(|| {
+                let meta = oci::pull(&r.reference, &path, &options).map_err(oci_failure)?;
+                eprintln!(
+                    "pulled {} into {}: {} advisories, built {}",
+                    r.reference,
+                    path.display(),
+                    meta.advisories,
+                    meta.built
+                );
+                Ok(OK)
+            })
         }
     }
 }

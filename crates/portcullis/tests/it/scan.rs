@@ -443,6 +443,64 @@ fn a_killed_update_leaves_the_previous_database_intact() {
     }
 }
 
+/// `db update --every-seconds`: the refresher beside the webhook. Each round
+/// replaces the file; a failed round is reported and the process goes on.
+#[test]
+fn a_repeating_update_writes_the_database_and_outlives_a_failed_round() {
+    let dir = tempdir();
+    /// Ends the refresher this test started, whatever the test's outcome.
+    struct Refresher(std::process::Child);
+    impl Drop for Refresher {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let refresh = |db: &Path, source: &str, log: &Path| {
+        Refresher(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("portcullis"))
+                .args(["db", "update", "--every-seconds", "3600", "--db"])
+                .arg(db)
+                .args(["--source", source])
+                .stderr(std::fs::File::create(log).expect("log file"))
+                .spawn()
+                .expect("spawn"),
+        )
+    };
+    let wait_for = |log: &Path, text: &str| {
+        for _ in 0..600 {
+            if std::fs::read_to_string(log).is_ok_and(|l| l.contains(text)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{text:?} not logged: {:?}", std::fs::read_to_string(log));
+    };
+    let good_db = dir.path().join("good.bin");
+    let good_log = dir.path().join("good.log");
+    let mut good = refresh(&good_db, &advisories("golang-vulndb"), &good_log);
+    wait_for(&good_log, "updated ");
+    db_status(&good_db, &[]).success();
+    let bad_log = dir.path().join("bad.log");
+    let mut bad = refresh(
+        &dir.path().join("bad.bin"),
+        &dir.path().join("missing").display().to_string(),
+        &bad_log,
+    );
+    wait_for(&bad_log, "next round in 3600 s");
+    for refresher in [&mut good, &mut bad] {
+        assert!(
+            refresher.0.try_wait().expect("status").is_none(),
+            "still running"
+        );
+    }
+    // Rounds closer than a minute apart would hammer the feeds.
+    portcullis()
+        .args(["db", "update", "--every-seconds", "5"])
+        .assert()
+        .code(2);
+}
+
 #[test]
 fn a_corrupt_archive_fails_the_update_with_a_clear_message() {
     let dir = tempdir();
