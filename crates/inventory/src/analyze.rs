@@ -1,6 +1,9 @@
 //! From a [`FileSet`] to an [`Inventory`]: runs every analyzer on the files
 //! the [`Analyzers`](crate::Analyzers) filter kept.
 
+use std::collections::HashSet;
+
+use crate::attribution::{Key, attribute_introducing_layers};
 use crate::error::{InventoryError, ParseError, Warning};
 use crate::{
     Distro, Ecosystem, Inventory, Location, Package, apk, dpkg, lang, os_release, purl, rpm,
@@ -11,12 +14,19 @@ use portcullis_layers::{File, FileSet};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Analysis {
     pub inventory: Inventory,
-    /// Language manifests that could not be read; their packages are missing.
+    /// Language manifests that could not be read (their packages are
+    /// missing), and earlier versions of OS package databases that could not
+    /// be read (their packages keep the layer that last wrote the database).
     pub warnings: Vec<Warning>,
 }
 
 /// Runs every analyzer on `files` and returns the packages sorted by
 /// ecosystem, name, version, architecture and path.
+///
+/// OS packages are attributed to the layer that introduced them (see
+/// [`Location::layer`]), read from the database file's earlier versions
+/// ([`File::history`]); language packages to the layer that wrote their
+/// manifest.
 ///
 /// # Errors
 /// [`InventoryError::CorruptDatabase`] when an OS package database (dpkg,
@@ -25,9 +35,9 @@ pub fn analyze(files: &FileSet) -> Result<Analysis, InventoryError> {
     let distro = os_release::detect(files);
     let mut packages = Vec::new();
     let mut warnings = Vec::new();
-    analyze_dpkg(files, distro.as_ref(), &mut packages)?;
-    analyze_apk(files, distro.as_ref(), &mut packages)?;
-    analyze_rpm(files, distro.as_ref(), &mut packages)?;
+    analyze_dpkg(files, distro.as_ref(), &mut packages, &mut warnings)?;
+    analyze_apk(files, distro.as_ref(), &mut packages, &mut warnings)?;
+    analyze_rpm(files, distro.as_ref(), &mut packages, &mut warnings)?;
     for file in files.iter() {
         let Some(kind) = lang::classify(&file.path) else {
             continue;
@@ -81,10 +91,20 @@ fn distro_qualifier(distro: Option<&Distro>) -> String {
     }
 }
 
+/// The installed packages of one version of a dpkg database, as keys.
+fn dpkg_keys(data: &[u8], in_status_d: bool) -> Result<HashSet<Key>, ParseError> {
+    Ok(dpkg::parse_status(data)?
+        .into_iter()
+        .filter(|r| r.state.has_files(in_status_d))
+        .map(|r| (r.package, r.version, r.architecture))
+        .collect())
+}
+
 fn analyze_dpkg(
     files: &FileSet,
     distro: Option<&Distro>,
     out: &mut Vec<Package>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), InventoryError> {
     let is_ubuntu = distro.is_some_and(|d| d.id == "ubuntu");
     let (ecosystem, namespace) = if is_ubuntu {
@@ -105,6 +125,7 @@ fn analyze_dpkg(
         );
     for (file, in_status_d) in databases {
         let records = dpkg::parse_status(&file.data).map_err(|e| corrupt("dpkg", file, e))?;
+        let first = out.len();
         for record in records
             .into_iter()
             .filter(|r| r.state.has_files(in_status_d))
@@ -139,6 +160,13 @@ fn analyze_dpkg(
                 location: location(file),
             });
         }
+        attribute_introducing_layers(
+            file,
+            "dpkg",
+            out.get_mut(first..).unwrap_or_default(),
+            |_, data| dpkg_keys(data, in_status_d),
+            warnings,
+        );
     }
     Ok(())
 }
@@ -147,6 +175,7 @@ fn analyze_apk(
     files: &FileSet,
     distro: Option<&Distro>,
     out: &mut Vec<Package>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), InventoryError> {
     let Some(file) = files.get(apk::INSTALLED_PATH) else {
         return Ok(());
@@ -158,6 +187,7 @@ fn analyze_apk(
     };
     let qualifier = distro_qualifier(distro);
     let records = apk::parse_installed(&file.data).map_err(|e| corrupt("apk", file, e))?;
+    let first = out.len();
     for record in records {
         let arch = record.architecture.as_deref().unwrap_or_default();
         let purl = purl::build(
@@ -184,6 +214,18 @@ fn analyze_apk(
             location: location(file),
         });
     }
+    attribute_introducing_layers(
+        file,
+        "apk",
+        out.get_mut(first..).unwrap_or_default(),
+        |_, data| {
+            Ok(apk::parse_installed(data)?
+                .into_iter()
+                .map(|r| (r.name, r.version, r.architecture))
+                .collect())
+        },
+        warnings,
+    );
     Ok(())
 }
 
@@ -194,6 +236,7 @@ fn analyze_rpm(
     files: &FileSet,
     distro: Option<&Distro>,
     out: &mut Vec<Package>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), InventoryError> {
     let formats = [
         rpm::Format::Sqlite,
@@ -215,9 +258,8 @@ fn analyze_rpm(
     let Some((dir, format, file)) = found else {
         return Ok(());
     };
-    let wal = files
-        .get(&format!("{dir}/rpmdb.sqlite-wal"))
-        .map(|f| &f.data[..]);
+    let wal_file = files.get(&format!("{dir}/rpmdb.sqlite-wal"));
+    let wal = wal_file.map(|f| &f.data[..]);
     let blobs = format
         .blobs(&file.data, wal)
         .map_err(|e| corrupt(format.label(), file, e))?;
@@ -227,6 +269,7 @@ fn analyze_rpm(
         None => "",
     };
     let qualifier = distro_qualifier(distro);
+    let first = out.len();
     for blob in blobs {
         let package =
             rpm::RpmPackage::from_blob(&blob).map_err(|e| corrupt(format.label(), file, e))?;
@@ -273,6 +316,29 @@ fn analyze_rpm(
             location: location(file),
         });
     }
+    attribute_introducing_layers(
+        file,
+        format.label(),
+        out.get_mut(first..).unwrap_or_default(),
+        |layer, data| {
+            // rpm checkpoints its log when it closes the database, so a log
+            // that belongs to an earlier database version was written by the
+            // same layer; a log from another layer is not paired with it.
+            let wal = wal_file.and_then(|wal| {
+                wal.history()
+                    .find(|(wal_layer, _)| *wal_layer == layer)
+                    .map(|(_, data)| &data[..])
+            });
+            let mut keys = HashSet::new();
+            for blob in format.blobs(data, wal)? {
+                let package = rpm::RpmPackage::from_blob(&blob)?;
+                let evr = package.evr();
+                keys.insert((package.name, evr, package.arch));
+            }
+            Ok(keys)
+        },
+        warnings,
+    );
     Ok(())
 }
 
@@ -286,12 +352,12 @@ mod tests {
     fn set(files: &[(&str, Vec<u8>)]) -> FileSet {
         let mut set = FileSet::new();
         for (path, data) in files {
-            set.insert(File {
-                path: (*path).into(),
-                layer: Some("sha256:abc".into()),
-                mode: 0o644,
-                data: Arc::from(data.clone()),
-            });
+            set.insert(File::new(
+                (*path).into(),
+                Some("sha256:abc".into()),
+                0o644,
+                Arc::from(data.clone()),
+            ));
         }
         set
     }

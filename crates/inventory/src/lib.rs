@@ -16,12 +16,17 @@
 //! - rpm, module [`rpm`]: sqlite, Berkeley DB and ndb databases, read by hand.
 //! - Language ecosystems (installed state): Python, npm, RubyGems, Composer.
 //!
+//! Each OS package is attributed to the layer that introduced it, read from
+//! the earlier versions of its database file that lower layers wrote
+//! (module `attribution`).
+//!
 //! A corrupt OS package database fails the whole inventory
 //! ([`InventoryError`]); an unreadable language manifest becomes a
 //! [`Warning`] and the rest goes on.
 
 mod analyze;
 pub mod apk;
+mod attribution;
 pub mod dpkg;
 mod error;
 mod filter;

@@ -65,8 +65,15 @@ impl Ecosystem {
 /// Where a package was found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
-    /// Digest (`sha256:…`) of the layer that last wrote the file, when the
-    /// source has layers (not for `rootfs:`).
+    /// Digest (`sha256:…`) of a layer, when the source has layers (not for
+    /// `rootfs:`). For an OS package (dpkg, apk, rpm), the layer that
+    /// introduced it: the oldest layer of the latest unbroken run of
+    /// database versions that hold the package with the same name, version
+    /// and architecture — the layer whose build step installed or last
+    /// upgraded it, even when a later layer rewrote the database file. (If an
+    /// earlier version of the database cannot be read, the layer that last
+    /// wrote the file, with a warning.) For a language package, the layer
+    /// that last wrote its manifest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
     /// Absolute path of the file inside the image, e.g. `/var/lib/dpkg/status`.

@@ -63,12 +63,12 @@ fn image_files(name: &str) -> FileSet {
             }
             let mut contents = Vec::new();
             entry.read_to_end(&mut contents).unwrap();
-            files.insert(File {
+            files.insert(File::new(
                 path,
-                layer: Some(digest.to_owned()),
-                mode: entry.header().mode().unwrap(),
-                data: Arc::from(contents),
-            });
+                Some(digest.to_owned()),
+                entry.header().mode().unwrap(),
+                Arc::from(contents),
+            ));
         }
     }
     files
@@ -227,6 +227,52 @@ fn debian12_full() {
         );
     }
     assert_eq!(analysis.inventory.packages.len(), 131 + 5);
+
+    // dpkg's status is written by the base layer and rewritten by the
+    // python3/openssl/curl and nginx layers: each Debian package is
+    // attributed to the layer that installed it, not to the last writer.
+    let layers = [
+        "sha256:1b1b5745f15508f319c6c148ff282f4dca053be95c170f0b3c648cfc496539ce",
+        "sha256:dbc4ec5ab7b990bcdbeb74f5df866461faa639bf47f30154bc800cc55475e0fe",
+        "sha256:578518bd06642110e0e2088ed1ef0f353b905a5874dad2a78f5822254bfbf415",
+    ];
+    let debian_in = |layer: &str| -> Vec<&str> {
+        analysis
+            .inventory
+            .packages
+            .iter()
+            .filter(|p| {
+                p.ecosystem == Ecosystem::Debian && p.location.layer.as_deref() == Some(layer)
+            })
+            .map(|p| p.name.as_str())
+            .collect()
+    };
+    let base = debian_in(layers[0]);
+    let mut minimal: Vec<String> = ground_truth("debian12-min")
+        .iter()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+        .collect();
+    minimal.sort();
+    assert_eq!(base, minimal, "the base layer is debian12-min's");
+    let tools = debian_in(layers[1]);
+    assert_eq!(tools.len(), 34, "{tools:?}");
+    for name in ["curl", "libssl3", "openssl", "python3"] {
+        assert!(tools.contains(&name), "{name} in {tools:?}");
+    }
+    assert_eq!(
+        debian_in(layers[2]),
+        [
+            "iproute2",
+            "libbpf1",
+            "libbsd0",
+            "libcap2-bin",
+            "libelf1",
+            "libmnl0",
+            "libxtables12",
+            "nginx",
+            "nginx-common"
+        ]
+    );
 }
 
 /// The rpm fixture: a sqlite rpmdb left in WAL mode, and an os-release of a

@@ -27,6 +27,51 @@ pub struct File {
     pub mode: u32,
     /// The file's contents.
     pub data: Arc<[u8]>,
+    /// What lower layers wrote at this path before [`File::layer`], oldest
+    /// first, back to the last time the path was removed (a whiteout, an
+    /// opaque directory, a symlink in its place): a file deleted and written
+    /// again starts a new history. Empty when only one layer wrote the file,
+    /// and always for `rootfs:`. [`FileSet::insert`] maintains it.
+    pub earlier: Vec<FileVersion>,
+}
+
+/// The contents one layer wrote at a path (an entry of [`File::earlier`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    /// Digest of the layer that wrote these contents.
+    pub layer: Option<String>,
+    /// The contents as that layer left them (shared with the layer's
+    /// extract, not copied).
+    pub data: Arc<[u8]>,
+}
+
+impl File {
+    /// A file written once, with no earlier versions.
+    pub fn new(path: String, layer: Option<String>, mode: u32, data: Arc<[u8]>) -> Self {
+        Self {
+            path,
+            layer,
+            mode,
+            data,
+            earlier: Vec::new(),
+        }
+    }
+
+    /// Every version of the file since it last appeared, oldest first, the
+    /// current one ([`File::layer`], [`File::data`]) last: `(layer, contents)`.
+    /// The inventory uses it to tell which layer introduced each entry of a
+    /// package database that several layers rewrote.
+    pub fn history(&self) -> impl DoubleEndedIterator<Item = (Option<&str>, &Arc<[u8]>)> + '_ {
+        self.earlier
+            .iter()
+            .map(|version| (version.layer.as_deref(), &version.data))
+            .chain(std::iter::once((self.layer.as_deref(), &self.data)))
+    }
+
+    /// Number of versions in [`File::history`] (at least 1).
+    pub fn versions(&self) -> usize {
+        self.earlier.len() + 1
+    }
 }
 
 /// The merged view: the wanted files present in the image's final filesystem.
@@ -41,12 +86,23 @@ impl FileSet {
         Self::default()
     }
 
-    /// Adds or replaces a file (a later layer replaces an earlier one).
-    pub fn insert(&mut self, file: File) {
+    /// Adds a file, or puts a later layer's version on top of the one
+    /// present: the replaced file's history and its current version are
+    /// prepended to `file`'s [`File::earlier`].
+    pub fn insert(&mut self, mut file: File) {
+        if let Some(replaced) = self.files.remove(&file.path) {
+            let mut earlier = replaced.earlier;
+            earlier.push(FileVersion {
+                layer: replaced.layer,
+                data: replaced.data,
+            });
+            earlier.append(&mut file.earlier);
+            file.earlier = earlier;
+        }
         self.files.insert(file.path.clone(), file);
     }
 
-    /// Removes a file; returns it if it was present.
+    /// Removes a file, and with it its history; returns it if it was present.
     pub fn remove(&mut self, path: &str) -> Option<File> {
         self.files.remove(path)
     }
@@ -93,12 +149,47 @@ mod tests {
     use super::*;
 
     fn file(path: &str) -> File {
-        File {
-            path: path.into(),
-            layer: None,
-            mode: 0o644,
-            data: Arc::from(&b"x"[..]),
-        }
+        File::new(path.into(), None, 0o644, Arc::from(&b"x"[..]))
+    }
+
+    fn layered(path: &str, layer: &str, data: &[u8]) -> File {
+        File::new(path.into(), Some(layer.into()), 0o644, Arc::from(data))
+    }
+
+    fn history(set: &FileSet, path: &str) -> Vec<(String, Vec<u8>)> {
+        set.get(path)
+            .map(|f| {
+                f.history()
+                    .map(|(layer, data)| (layer.unwrap_or("-").to_owned(), data.to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn insert_keeps_lower_versions_oldest_first_and_removal_resets_them() {
+        let mut set = FileSet::new();
+        set.insert(layered("/a/db", "l1", b"one"));
+        set.insert(layered("/a/db", "l2", b"two"));
+        set.insert(layered("/a/db", "l3", b"three"));
+        let want = |pairs: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
+            pairs
+                .iter()
+                .map(|(l, d)| ((*l).to_owned(), d.to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            history(&set, "/a/db"),
+            want(&[("l1", b"one"), ("l2", b"two"), ("l3", b"three")])
+        );
+        assert_eq!(set.get("/a/db").map(File::versions), Some(3));
+        set.remove("/a/db");
+        set.insert(layered("/a/db", "l4", b"four"));
+        assert_eq!(history(&set, "/a/db"), want(&[("l4", b"four")]));
+        set.insert(layered("/a/db", "l5", b"five"));
+        set.remove_under("/a");
+        set.insert(layered("/a/db", "l6", b"six"));
+        assert_eq!(history(&set, "/a/db"), want(&[("l6", b"six")]));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use portcullis_source::{Compression, Image, Opened};
 
 pub use error::LayersError;
-pub use fileset::{File, FileSet, PathFilter};
+pub use fileset::{File, FileSet, FileVersion, PathFilter};
 pub use walk::{ExtractedFile, LayerExtract, LayerLimits};
 
 /// How layers are collected.
@@ -113,12 +113,14 @@ impl Merged {
         }
         for (path, file) in &extract.files {
             self.symlinks.remove(path);
-            self.files.insert(File {
-                path: path.clone(),
-                layer: layer.map(str::to_owned),
-                mode: file.mode,
-                data: file.data.clone(),
-            });
+            // On top of what lower layers wrote here: `insert` keeps their
+            // versions as the file's history.
+            self.files.insert(File::new(
+                path.clone(),
+                layer.map(str::to_owned),
+                file.mode,
+                file.data.clone(),
+            ));
         }
     }
 
@@ -153,10 +155,13 @@ impl Merged {
             };
             match self.files.get(&target) {
                 Some(file) => {
+                    // The link shares its target's history. It replaces any
+                    // alias an earlier call made (not a version on top).
                     let alias = File {
                         path: link,
                         ..file.clone()
                     };
+                    self.files.remove(&alias.path);
                     self.files.insert(alias);
                 }
                 None if target != link => {

@@ -87,12 +87,9 @@ impl Walker<'_> {
             } else if kind.is_file() && self.filter.wants(&tree_path) {
                 let data = self.read_file(&tree_path, &disk, meta.len())?;
                 let mode = meta.permissions().mode() & 0o7777;
-                self.merged.files.insert(File {
-                    path: tree_path,
-                    layer: None,
-                    mode,
-                    data,
-                });
+                self.merged
+                    .files
+                    .insert(File::new(tree_path, None, mode, data));
             }
         }
         Ok(())
@@ -127,15 +124,7 @@ pub(crate) fn collect(
         }
         let data = walker.read_file(&target, &disk, meta.len())?;
         let mode = meta.permissions().mode() & 0o7777;
-        extra.insert(
-            target.clone(),
-            File {
-                path: target,
-                layer: None,
-                mode,
-                data,
-            },
-        );
+        extra.insert(target.clone(), File::new(target, None, mode, data));
     }
     if !extra.is_empty() {
         for file in extra.into_values() {

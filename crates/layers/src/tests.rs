@@ -449,3 +449,117 @@ fn rootfs_walk_never_leaves_the_root() {
         Some(b"ID=debian\n".to_vec())
     );
 }
+
+/// `(layer, contents)` of every version of `path`, oldest first.
+fn versions(files: &FileSet, path: &str) -> Vec<(String, String)> {
+    files
+        .get(path)
+        .map(|file| {
+            file.history()
+                .map(|(layer, data)| {
+                    (
+                        layer.unwrap_or("-").to_owned(),
+                        String::from_utf8_lossy(data).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(l, d)| ((*l).to_owned(), (*d).to_owned()))
+        .collect()
+}
+
+#[test]
+fn rewritten_files_keep_their_lower_versions_until_removed() {
+    let layers = [
+        tar_of(&[
+            Item::File("var/lib/dpkg/status", b"A"),
+            Item::File("want/x", b"x1"),
+            Item::File("want/dir/y", b"y1"),
+        ]),
+        tar_of(&[
+            Item::File("var/lib/dpkg/status", b"AB"),
+            Item::File("want/.wh.x", b""),
+            Item::File("want/dir/y", b"y2"),
+        ]),
+        tar_of(&[
+            Item::File("var/lib/dpkg/status", b"ABC"),
+            Item::File("want/x", b"x3"),
+            Item::File("want/dir/.wh..wh..opq", b""),
+            Item::File("want/dir/y", b"y3"),
+        ]),
+    ];
+    let mut merged = Merged::default();
+    for (i, tar) in layers.iter().enumerate() {
+        let extract = scan(tar, Compression::None, &LayerLimits::default());
+        let Ok(extract) = extract else {
+            panic!("{extract:?}")
+        };
+        merged.apply(Some(&format!("l{}", i + 1)), &extract);
+    }
+    let files = merged.into_wanted(&TestFilter);
+    assert_eq!(
+        versions(&files, "/var/lib/dpkg/status"),
+        owned(&[("l1", "A"), ("l2", "AB"), ("l3", "ABC")])
+    );
+    // Whited out in l2, written again in l3: a new file.
+    assert_eq!(versions(&files, "/want/x"), owned(&[("l3", "x3")]));
+    // The opaque directory hides l1's and l2's versions in the same layer
+    // that writes the new one.
+    assert_eq!(versions(&files, "/want/dir/y"), owned(&[("l3", "y3")]));
+}
+
+/// Through [`collect`], with the extract cache cold and warm: a symlinked
+/// wanted path shares its target's history, and the status file deleted in
+/// the second layer and written again in the third has only that version.
+#[test]
+fn collect_reports_history_through_the_cache_and_symlinks() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layers = vec![
+        tar_of(&[
+            Item::File("var/lib/dpkg/status", b"one"),
+            Item::File("usr/lib/os-release", b"ID=debian\nVERSION_ID=11\n"),
+            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+        ]),
+        tar_of(&[
+            Item::File("var/lib/dpkg/.wh.status", b""),
+            Item::File("usr/lib/os-release", b"ID=debian\nVERSION_ID=12\n"),
+        ]),
+        tar_of(&[Item::File("var/lib/dpkg/status", b"three")]),
+    ];
+    let digests: Vec<String> = layers
+        .iter()
+        .map(|tar| Digest::of(&gzip(tar)).to_string())
+        .collect();
+    let reference = write_layout(temp.path(), &layers);
+    let opened = portcullis_source::open(&reference, &SourceOptions::default());
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let options = LayerOptions {
+        cache_dir: Some(temp.path().join("cache")),
+        ..LayerOptions::default()
+    };
+    for run in ["cold", "warm"] {
+        let files =
+            collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
+        assert_eq!(
+            versions(&files, "/var/lib/dpkg/status"),
+            owned(&[(&digests[2], "three")]),
+            "{run}"
+        );
+        assert_eq!(
+            versions(&files, "/etc/os-release"),
+            owned(&[
+                (&digests[0], "ID=debian\nVERSION_ID=11\n"),
+                (&digests[1], "ID=debian\nVERSION_ID=12\n"),
+            ]),
+            "{run}"
+        );
+    }
+}

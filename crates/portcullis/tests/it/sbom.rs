@@ -123,9 +123,10 @@ fn packages_carry_layer_path_source_and_purl() {
     let purl = libssl["purl"].as_str().unwrap();
     assert!(purl.starts_with("pkg:deb/debian/libssl3@"), "{purl}");
     assert!(purl.contains("arch=amd64"), "{purl}");
-    // The location is the layer that last wrote the file the package was
-    // read from: dpkg's status for Debian packages, the app layer (the
-    // fourth) for the PyPI packages installed there.
+    // The location of an OS package is the layer that introduced it (dpkg's
+    // status is rewritten by the second and third layers); of a language
+    // package, the layer that wrote its manifest: the app layer (the fourth)
+    // for the PyPI packages installed there.
     let manifest = std::fs::read_to_string(fixture(
         "images/oci/blobs/sha256/e4f7c7fda57f9e0c778d899a0c8a7e2b0ede8ef303c8aa5bd723e9fb38d9fce0",
     ))
@@ -139,9 +140,11 @@ fn packages_carry_layer_path_source_and_purl() {
         .collect();
     assert_eq!(
         find("bash")["location"]["layer"],
-        layers[2],
-        "the nginx layer rewrote dpkg's status last"
+        layers[0],
+        "bash comes with the base layer"
     );
+    assert_eq!(libssl["location"]["layer"], layers[1]);
+    assert_eq!(find("nginx")["location"]["layer"], layers[2]);
     let requests = packages
         .iter()
         .find(|p| p["name"] == "requests" && p["ecosystem"] == "PyPI")
@@ -318,4 +321,204 @@ fn unknown_image_form_is_unusable_input() {
         .args(["sbom", "oci:/nonexistent/layout:tag", "--quiet"])
         .assert()
         .code(2);
+}
+
+/// The digest of the only (or `index`th) layer of a fixture image.
+fn fixture_layer(image: &str, index: usize) -> String {
+    let layout = fixture("images/oci");
+    let read_json = |path: std::path::PathBuf| -> serde_json::Value {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    let blob = |digest: &str| layout.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    let index_json = read_json(layout.join("index.json"));
+    let manifest = index_json["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == image)
+        .unwrap_or_else(|| panic!("{image} not in the layout"));
+    let manifest = read_json(blob(manifest["digest"].as_str().expect("digest")));
+    manifest["layers"][index]["digest"]
+        .as_str()
+        .expect("layer digest")
+        .to_owned()
+}
+
+/// The regular files at `paths` in a gzip layer blob of the fixture layout.
+fn files_of_fixture_layer(digest: &str, paths: &[&str]) -> Vec<Vec<u8>> {
+    let path = fixture("images/oci/blobs/sha256").join(&digest["sha256:".len()..]);
+    let blob = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; paths.len()];
+    for entry in archive.entries().expect("tar") {
+        let mut entry = entry.expect("tar entry");
+        let name = entry
+            .path()
+            .expect("entry path")
+            .to_string_lossy()
+            .into_owned();
+        let name = name.trim_start_matches("./");
+        if let Some(slot) = paths.iter().position(|p| *p == name) {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).expect("read entry");
+            found[slot] = Some(data);
+        }
+    }
+    found
+        .into_iter()
+        .zip(paths)
+        .map(|(data, path)| data.unwrap_or_else(|| panic!("{path} not in layer {digest}")))
+        .collect()
+}
+
+/// A gzip tar of `(path, contents)` regular files; an empty content under a
+/// `.wh.` name is a whiteout.
+fn gzip_layer(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, path, *data)
+            .expect("tar entry");
+    }
+    builder
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .expect("gzip layer")
+}
+
+/// Writes a one-image OCI layout (tag `t`) of gzip layers; returns the
+/// layers' digests.
+fn write_oci_layout(dir: &Path, layers: &[Vec<u8>]) -> Vec<String> {
+    use portcullis_source::Digest;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs dir");
+    let put = |bytes: &[u8]| {
+        let digest = Digest::of(bytes);
+        std::fs::write(blobs.join(digest.hex()), bytes).expect("write blob");
+        digest.to_string()
+    };
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    let mut digests = Vec::new();
+    for blob in layers {
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&blob[..]), &mut tar)
+            .expect("gunzip own layer");
+        diff_ids.push(Digest::of(&tar).to_string());
+        let digest = put(blob);
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": digest, "size": blob.len()}));
+        digests.push(digest);
+    }
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}})
+    .to_string();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": put(config.as_bytes()), "size": config.len()},
+        "layers": descriptors})
+    .to_string();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": put(manifest.as_bytes()), "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+    std::fs::write(dir.join("index.json"), index.to_string()).expect("index.json");
+    digests
+}
+
+/// The Debian packages of an SBOM: name → layer.
+fn debian_layers(sbom: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    sbom["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["ecosystem"] == "Debian")
+        .map(|p| {
+            let name = p["name"].as_str().expect("name").to_owned();
+            let layer = p["location"]["layer"].as_str().expect("layer").to_owned();
+            (name, layer)
+        })
+        .collect()
+}
+
+/// dpkg's status rewritten by a later layer that installs one more package:
+/// the packages of the base layer stay attributed to it, the new one to the
+/// layer that installed it. Deleted (whiteout) and written again: everything
+/// to the layer that wrote it again. Real data: debian12-min's status and
+/// os-release, curl's stanza from debian12-full's status.
+#[test]
+fn packages_are_attributed_to_the_layer_that_introduced_them() {
+    let min_layer = fixture_layer("debian12-min", 0);
+    let [status, os_release]: [Vec<u8>; 2] =
+        files_of_fixture_layer(&min_layer, &["var/lib/dpkg/status", "usr/lib/os-release"])
+            .try_into()
+            .expect("two files");
+    let [full_status]: [Vec<u8>; 1] =
+        files_of_fixture_layer(&fixture_layer("debian12-full", 2), &["var/lib/dpkg/status"])
+            .try_into()
+            .expect("one file");
+    let full_status = String::from_utf8(full_status).expect("UTF-8 status");
+    let curl = full_status
+        .split("\n\n")
+        .find(|stanza| stanza.starts_with("Package: curl\n"))
+        .expect("curl in debian12-full");
+    let base = String::from_utf8(status).expect("UTF-8 status");
+    assert!(!base.contains("Package: curl\n"));
+    let with_curl = format!("{}\n\n{curl}\n", base.trim_end_matches('\n'));
+
+    let base_layer = gzip_layer(&[
+        ("etc/os-release", &os_release),
+        ("var/lib/dpkg/status", base.as_bytes()),
+    ]);
+    let curl_layer = gzip_layer(&[("var/lib/dpkg/status", with_curl.as_bytes())]);
+    let delete_layer = gzip_layer(&[("var/lib/dpkg/.wh.status", b"")]);
+    // Not byte-identical to the curl layer, so its digest differs.
+    let again_layer = gzip_layer(&[
+        ("etc/motd", b"written again\n"),
+        ("var/lib/dpkg/status", with_curl.as_bytes()),
+    ]);
+
+    let dir = tempdir();
+    let added = dir.path().join("added");
+    let digests = write_oci_layout(&added, &[base_layer.clone(), curl_layer.clone()]);
+    let sbom = sbom_json(
+        &[&format!("oci:{}:t", added.display())],
+        &dir.path().join("cache"),
+    );
+    let layers = debian_layers(&sbom);
+    assert_eq!(layers.len(), 89, "debian12-min's 88 packages and curl");
+    assert_eq!(layers["curl"], digests[1]);
+    let in_base = layers.iter().filter(|(_, l)| **l == digests[0]).count();
+    assert_eq!(in_base, 88, "{layers:?}");
+
+    let readded = dir.path().join("readded");
+    let digests = write_oci_layout(
+        &readded,
+        &[base_layer, curl_layer, delete_layer, again_layer],
+    );
+    let sbom = sbom_json(
+        &[&format!("oci:{}:t", readded.display())],
+        &dir.path().join("cache"),
+    );
+    let layers = debian_layers(&sbom);
+    assert_eq!(layers.len(), 89);
+    assert_ne!(digests[3], digests[1]);
+    assert!(
+        layers.values().all(|l| *l == digests[3]),
+        "deleted then written again: all from the last layer: {layers:?}"
+    );
 }
