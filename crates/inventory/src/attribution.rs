@@ -259,18 +259,10 @@ mod tests {
     /// the layers stage's own [`FileSet::insert`] / [`FileSet::remove`].
     mod databases {
         use super::super::*;
+        use crate::test_fixtures::read as fixture;
         use crate::{analyze, apk, dpkg};
         use portcullis_layers::FileSet;
         use std::sync::Arc;
-
-        const FIXTURES: &str = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/vulndata/pkgdb-fixtures"
-        );
-
-        fn fixture(rel: &str) -> Vec<u8> {
-            std::fs::read(format!("{FIXTURES}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
-        }
 
         fn write(set: &mut FileSet, path: &str, layer: &str, data: &[u8]) {
             set.insert(File::new(
