@@ -42,8 +42,8 @@ hyperfine --style none --runs "$runs" --export-markdown "$work/cold.md" --prepar
   -n "sbom debian12-full (cold cache)" "$bin sbom $image --quiet --cache-dir $work/cold --format json" >/dev/null
 cat "$work/update.md"; tail -n +3 "$work/warm.md"; tail -n +3 "$work/cold.md"
 echo
-echo "| in process | median |"
-echo "|---|---|"
+echo "| in process | median | CPU per match (all threads) |"
+echo "|---|---|---|"
 "$target/examples/match_timing" "$db"
 "$target/examples/match_timing" "$db" patched | tail -1
 echo "# findings on debian12-full: $(jq '.findings | length' "$work/scan.json") $(jq -c '.summary' "$work/scan.json")"

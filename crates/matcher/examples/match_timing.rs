@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu_per_match = process_cpu().saturating_sub(cpu_before) / 11;
     let size = std::fs::metadata(path)?.len();
     println!(
-        "| database open ({:.1} MiB, {} advisories; median of 30) | {:.2} ms |",
+        "| database open ({:.1} MiB, {} advisories; median of 30) | {:.2} ms | |",
         size as f64 / 1048576.0,
         db.metadata().advisories,
         median(opens).as_secs_f64() * 1e3
