@@ -165,7 +165,7 @@ fn in_order(found: Vec<Vec<Finding>>, ranks: &[u32]) -> Vec<Finding> {
         .enumerate()
         .flat_map(|(p, findings)| (0..findings.len()).map(move |i| (p, i)))
         .collect();
-    order.sort_unstable_by(|&(pa, ia), &(pb, ib)| {
+    order.par_sort_unstable_by(|&(pa, ia), &(pb, ib)| {
         let (fa, fb) = (&found[pa][ia], &found[pb][ib]);
         fb.severity
             .cmp(&fa.severity)
