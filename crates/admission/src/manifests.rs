@@ -196,6 +196,14 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
             "failureThreshold": 3
         })
     };
+    // Every container of the webhook's pod runs at the restricted level.
+    let container_security = json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "runAsNonRoot": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"}
+    });
     // The containers that fetch the vulnerability database into the shared
     // cache volume (the init container, then the refresher beside the webhook).
     let vulndb_container = |container: &str, args: &[&str]| {
@@ -209,13 +217,7 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                 "requests": {"cpu": "100m", "memory": "256Mi"},
                 "limits": {"cpu": "1", "memory": "1Gi"}
             },
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "readOnlyRootFilesystem": true,
-                "runAsNonRoot": true,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"}
-            },
+            "securityContext": container_security,
             "volumeMounts": [{"name": "cache", "mountPath": "/var/cache/portcullis"}]
         })
     };
@@ -289,13 +291,7 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                             "requests": {"cpu": "100m", "memory": "128Mi"},
                             "limits": {"cpu": "1", "memory": "512Mi"}
                         },
-                        "securityContext": {
-                            "allowPrivilegeEscalation": false,
-                            "readOnlyRootFilesystem": true,
-                            "runAsNonRoot": true,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}
-                        },
+                        "securityContext": container_security,
                         "volumeMounts": [
                             {"name": "tls", "mountPath": TLS_DIR, "readOnly": true},
                             {"name": "policy", "mountPath": "/etc/portcullis/policy", "readOnly": true},
