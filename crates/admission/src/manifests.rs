@@ -221,6 +221,20 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
             "volumeMounts": [{"name": "cache", "mountPath": "/var/cache/portcullis"}]
         })
     };
+    // The refresher serves nothing: it is healthy while the database it
+    // keeps opens (the image's entrypoint is `/portcullis`).
+    let mut vulndb_refresher = vulndb_container(
+        "vulndb-refresh",
+        &["db", "update", "--every-seconds", "21600"],
+    );
+    let database_opens = json!({
+        "exec": {"command": ["/portcullis", "db", "status"]},
+        "periodSeconds": 300,
+        "timeoutSeconds": 10,
+        "failureThreshold": 3
+    });
+    vulndb_refresher["readinessProbe"] = database_opens.clone();
+    vulndb_refresher["livenessProbe"] = database_opens;
     docs.push(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -298,10 +312,7 @@ pub fn documents(options: &ManifestOptions) -> Result<Vec<Value>, ManifestError>
                             {"name": "cache", "mountPath": "/var/cache/portcullis"},
                             {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
                         ]
-                    }, vulndb_container(
-                        "vulndb-refresh",
-                        &["db", "update", "--every-seconds", "21600"],
-                    )],
+                    }, vulndb_refresher],
                     "volumes": [
                         {"name": "tls", "secret": {"secretName": format!("{name}-tls")}},
                         {"name": "policy", "configMap": {"name": format!("{name}-policy")}},
