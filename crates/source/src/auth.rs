@@ -197,9 +197,14 @@ fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>, SourceE
         .spawn()
         .map_err(|e| config_err(format!("cannot run: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(server.as_bytes())
-            .map_err(|e| config_err(e.to_string()))?;
+        // A helper may answer without reading its input (one with nothing
+        // stored, say): its reply and status decide, not the closed pipe.
+        match stdin.write_all(server.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(config_err(e.to_string()));
+            }
+            _ => {}
+        }
     }
     let output = child
         .wait_with_output()

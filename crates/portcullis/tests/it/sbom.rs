@@ -197,6 +197,95 @@ fn registry_tls_with_basic_auth_matches_ground_truth() {
     }
 }
 
+/// Credentials from a Docker credential helper, as `docker login` with a
+/// helper leaves them: `credHelpers` for the registry, then `credsStore` for
+/// every registry. The helper is a real program on PATH speaking the helper
+/// protocol (server URL on stdin, JSON on stdout; "credentials not found"
+/// with a failure status when it has none).
+#[test]
+fn registry_credentials_come_from_docker_credential_helpers() {
+    use std::os::unix::fs::PermissionsExt;
+    let registry = registry();
+    let dir = tempdir();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let asked = dir.path().join("asked");
+    let helper = bin.join("docker-credential-portcullis-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\necho \"$server\" >> '{asked}'\n\
+             if [ \"$server\" = '{host}' ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{password}\"}}' \"$server\"\n\
+             else\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+            asked = asked.display(),
+            host = registry.tls,
+            user = registry.user,
+            password = registry.password,
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let reference = format!("{}/test/debian12-min:latest", registry.tls);
+    let sbom_with_config = |config: serde_json::Value| {
+        let docker_config = tempdir();
+        std::fs::write(docker_config.path().join("config.json"), config.to_string()).unwrap();
+        let cache = tempdir();
+        portcullis()
+            .args([
+                "sbom",
+                &reference,
+                "--quiet",
+                "--format",
+                "json",
+                "--ca-file",
+            ])
+            .arg(&registry.ca_file)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .env("DOCKER_CONFIG", docker_config.path())
+            .env("PATH", &path)
+            .env_remove("PORTCULLIS_USERNAME")
+            .env_remove("PORTCULLIS_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    for config in [
+        serde_json::json!({"credHelpers": {registry.tls.as_str(): "portcullis-test"}}),
+        serde_json::json!({"credsStore": "portcullis-test"}),
+    ] {
+        let output = sbom_with_config(config.clone());
+        assert_exit(&output, 0);
+        let sbom: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_ground_truth("debian12-min", &sbom);
+    }
+    // The helper was asked for exactly this registry, once per pull.
+    let asked_for = std::fs::read_to_string(&asked).unwrap();
+    assert_eq!(
+        asked_for.lines().collect::<Vec<_>>(),
+        [registry.tls.as_str(), registry.tls.as_str()]
+    );
+    // A helper with nothing for the registry (this one answers without
+    // reading its input): no credentials, so the registry's refusal is what
+    // the user sees.
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho 'credentials not found in native keychain'; exit 1\n",
+    )
+    .unwrap();
+    let output = sbom_with_config(serde_json::json!({"credsStore": "portcullis-test"}));
+    assert_exit(&output, 4);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&registry.tls),
+        "names the registry: {stderr}"
+    );
+}
+
 #[test]
 fn registry_tls_without_credentials_is_refused_clearly() {
     let registry = registry();
