@@ -110,8 +110,10 @@ impl FileSet {
     /// Removes every file strictly below directory `dir` (an opaque directory
     /// or a whited-out directory).
     pub fn remove_under(&mut self, dir: &str) {
-        let prefix = format!("{}/", dir.trim_end_matches('/'));
-        self.files.retain(|path, _| !path.starts_with(&prefix));
+        let below: Vec<String> = self.under(dir).map(|file| file.path.clone()).collect();
+        for path in below {
+            self.files.remove(&path);
+        }
     }
 
     /// The file at `path`, if kept and present.

@@ -8,8 +8,9 @@
 //! whiteouts, opaque directories and symlinks), and the extracts are merged
 //! bottom-up, so the resulting [`FileSet`] is the merged view of the image's
 //! final filesystem. Wanted paths that are symlinks (`/etc/os-release →
-//! ../usr/lib/os-release`) are resolved inside the tree and hold their
-//! target's contents.
+//! ../usr/lib/os-release`) are resolved once every layer is applied, inside
+//! the tree as a chroot lookup would (`..` stops at the root, at most 40
+//! links), and hold their target's final contents and history.
 //!
 //! Extracts are cached by layer digest and [`PathFilter::cache_key`], so a
 //! rescan of an image whose layers were seen before reads no layer blob.
@@ -88,14 +89,26 @@ pub(crate) struct Merged {
     pub symlinks: BTreeMap<String, String>,
 }
 
+/// Removes every entry strictly below directory `dir`.
 fn remove_under<V>(map: &mut BTreeMap<String, V>, dir: &str) {
     let prefix = format!("{}/", dir.trim_end_matches('/'));
-    map.retain(|path, _| !path.starts_with(&prefix));
+    let below: Vec<String> = map
+        .range(prefix.clone()..)
+        .take_while(|(path, _)| path.starts_with(&prefix))
+        .map(|(path, _)| path.clone())
+        .collect();
+    for path in below {
+        map.remove(&path);
+    }
 }
 
 impl Merged {
     /// Applies one layer on top: first what it deletes below (opaque
-    /// directories, whiteouts), then what it adds.
+    /// directories, whiteouts), then what it adds. A symlink or a file
+    /// replaces whatever lower layers had at its path, a whole directory
+    /// included (`/var/lib/rpm` turned into a link to
+    /// `../../usr/lib/sysimage/rpm` hides the old database), as container
+    /// runtimes apply a layer.
     pub(crate) fn apply(&mut self, layer: Option<&str>, extract: &LayerExtract) {
         for dir in &extract.opaque_dirs {
             self.files.remove_under(dir);
@@ -109,10 +122,14 @@ impl Merged {
         }
         for (path, target) in &extract.symlinks {
             self.files.remove(path);
+            self.files.remove_under(path);
+            remove_under(&mut self.symlinks, path);
             self.symlinks.insert(path.clone(), target.clone());
         }
         for (path, file) in &extract.files {
             self.symlinks.remove(path);
+            remove_under(&mut self.symlinks, path);
+            self.files.remove_under(path);
             // On top of what lower layers wrote here: `insert` keeps their
             // versions as the file's history.
             self.files.insert(File::new(
@@ -139,43 +156,78 @@ impl Merged {
         files
     }
 
-    /// Gives every wanted symlink (or hard link to an unkept file) its
-    /// target's contents; returns the resolved targets that are not kept.
-    pub(crate) fn materialise_links(&mut self, filter: &dyn PathFilter) -> BTreeSet<String> {
-        let mut missing = BTreeSet::new();
-        let wanted: Vec<String> = self
-            .symlinks
-            .keys()
-            .filter(|link| filter.wants(link))
-            .cloned()
-            .collect();
-        for link in wanted {
-            let Some(target) = paths::resolve(&self.symlinks, &link) else {
-                continue;
-            };
-            match self.files.get(&target) {
-                Some(file) => {
-                    // The link shares its target's history. It replaces any
-                    // alias an earlier call made (not a version on top).
-                    let alias = File {
-                        path: link,
-                        ..file.clone()
-                    };
-                    self.files.remove(&alias.path);
-                    self.files.insert(alias);
+    /// Every wanted symlink (or hard link to a file its layer did not keep)
+    /// of the final tree, with the path it resolves to there. A loop, or a
+    /// chain longer than Linux follows, leaves the path out.
+    fn wanted_links(&self, filter: &dyn PathFilter) -> BTreeMap<String, String> {
+        let mut links = BTreeMap::new();
+        for link in self.symlinks.keys().filter(|link| filter.wants(link)) {
+            match paths::resolve(&self.symlinks, link) {
+                Some(target) => {
+                    links.insert(link.clone(), target);
                 }
-                None if target != link => {
-                    missing.insert(target);
-                }
-                None => {}
+                None => tracing::warn!(
+                    "{link}: too many levels of symbolic links (a loop?); the path is left out"
+                ),
             }
         }
-        missing
+        links
+    }
+
+    /// Gives every link of `links` its target's final contents and history
+    /// (the link is an alias, not a version on top of what its path held).
+    fn alias_links(&mut self, links: &BTreeMap<String, String>) {
+        for (link, target) in links {
+            self.files.remove(link);
+            if let Some(file) = self.files.get(target) {
+                let alias = File {
+                    path: link.clone(),
+                    ..file.clone()
+                };
+                self.files.insert(alias);
+            }
+        }
     }
 }
 
+/// Resolves the wanted links of the fully merged tree and keeps what the
+/// filter asked for.
+///
+/// Links are resolved only here, after every layer is applied: a later layer
+/// may rewrite a link's target (or the directories on its way) without
+/// touching the link. A target the filter wants was kept by every layer that
+/// wrote it, so its merged file is final. A target it does not want was kept
+/// by none, so `second_pass` collects exactly those paths again, from every
+/// layer, and its merged result supplies their contents and history.
+pub(crate) fn finish(
+    mut merged: Merged,
+    filter: &dyn PathFilter,
+    second_pass: impl FnOnce(&ExactPaths) -> Result<Merged, LayersError>,
+) -> Result<FileSet, LayersError> {
+    let links = merged.wanted_links(filter);
+    let unwanted: BTreeSet<String> = links
+        .values()
+        .filter(|target| !filter.wants(target))
+        .cloned()
+        .collect();
+    if !unwanted.is_empty() {
+        tracing::debug!(?unwanted, "second pass for symlink targets");
+        let exact = ExactPaths::new(unwanted);
+        let targets = second_pass(&exact)?;
+        for path in &exact.paths {
+            // Whatever the first pass holds here is not the whole story.
+            merged.files.remove(path);
+            if let Some(file) = targets.files.get(path) {
+                merged.files.insert(file.clone());
+            }
+        }
+    }
+    merged.alias_links(&links);
+    Ok(merged.into_wanted(filter))
+}
+
 /// A filter accepting an exact set of paths (second pass for link targets).
-struct ExactPaths {
+pub(crate) struct ExactPaths {
     paths: BTreeSet<String>,
     key: String,
 }
@@ -185,6 +237,11 @@ impl ExactPaths {
         let joined: Vec<&str> = paths.iter().map(String::as_str).collect();
         let key = format!("exact:{}", joined.join("\0"));
         Self { paths, key }
+    }
+
+    /// The accepted paths, in order.
+    pub(crate) fn paths(&self) -> &BTreeSet<String> {
+        &self.paths
     }
 }
 
@@ -203,19 +260,10 @@ fn collect_image(
     filter: &dyn PathFilter,
     options: &LayerOptions,
 ) -> Result<FileSet, LayersError> {
-    let mut merged = merge_layers(image, filter, options)?;
-    let missing = merged.materialise_links(filter);
-    if !missing.is_empty() {
-        // Rare: a wanted symlink whose target the filter did not ask for and
-        // its own layer did not hold. One more pass keeps exactly those.
-        tracing::debug!(?missing, "second pass for symlink targets");
-        let targets = merge_layers(image, &ExactPaths::new(missing), options)?;
-        for file in targets.files.iter() {
-            merged.files.insert(file.clone());
-        }
-        merged.materialise_links(filter);
-    }
-    Ok(merged.into_wanted(filter))
+    let merged = merge_layers(image, filter, options)?;
+    finish(merged, filter, |targets| {
+        merge_layers(image, targets, options)
+    })
 }
 
 fn merge_layers(

@@ -2,7 +2,6 @@
 //! directory walk that never follows a symlink; symlinks are recorded and
 //! resolved inside the root by path arithmetic, as for layers.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -14,7 +13,7 @@ use portcullis_source::Rootfs;
 use crate::error::LayersError;
 use crate::fileset::{File, FileSet, PathFilter};
 use crate::walk::LayerLimits;
-use crate::{Merged, paths};
+use crate::{ExactPaths, Merged, paths};
 
 /// Kernel pseudo filesystems of a live root: never inventory data, possibly endless.
 const SKIPPED_TOP_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -109,28 +108,50 @@ pub(crate) fn collect(
         merged: Merged::default(),
     };
     walker.walk("")?;
-    let missing = walker.merged.materialise_links(filter);
-    // Targets nobody asked for are read straight from disk: their resolved
-    // paths contain no symlink (every symlink of the tree was recorded), so
-    // the read stays inside the root.
-    let mut extra: BTreeMap<String, File> = BTreeMap::new();
-    for target in missing {
-        let disk = walker.on_disk(&target);
-        let Ok(meta) = fs::symlink_metadata(&disk) else {
-            continue;
-        };
-        if !meta.file_type().is_file() {
-            continue;
+    let merged = std::mem::take(&mut walker.merged);
+    crate::finish(merged, filter, |targets| walker.read_targets(targets))
+}
+
+impl Walker<'_> {
+    /// Reads link targets nobody asked for straight from disk. A target
+    /// whose path crosses a symlink on disk (one the walk did not record,
+    /// such as a link out of the root) is left out, so the read never
+    /// leaves the root.
+    fn read_targets(&self, targets: &ExactPaths) -> Result<Merged, LayersError> {
+        let mut found = Merged::default();
+        for target in targets.paths() {
+            if self.crosses_symlink(target) {
+                continue;
+            }
+            let disk = self.on_disk(target);
+            let Ok(meta) = fs::symlink_metadata(&disk) else {
+                continue;
+            };
+            if !meta.file_type().is_file() {
+                continue;
+            }
+            let data = self.read_file(target, &disk, meta.len())?;
+            let mode = meta.permissions().mode() & 0o7777;
+            found
+                .files
+                .insert(File::new(target.clone(), None, mode, data));
         }
-        let data = walker.read_file(&target, &disk, meta.len())?;
-        let mode = meta.permissions().mode() & 0o7777;
-        extra.insert(target.clone(), File::new(target, None, mode, data));
+        Ok(found)
     }
-    if !extra.is_empty() {
-        for file in extra.into_values() {
-            walker.merged.files.insert(file);
+
+    /// Whether a directory on the way to `tree_path` is a symlink on disk.
+    fn crosses_symlink(&self, tree_path: &str) -> bool {
+        let mut prefix = String::new();
+        let parent = paths::split(tree_path).0;
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(part);
+            let is_link = fs::symlink_metadata(self.on_disk(&prefix))
+                .map(|meta| meta.file_type().is_symlink());
+            if is_link.unwrap_or(true) {
+                return true;
+            }
         }
-        walker.merged.materialise_links(filter);
+        false
     }
-    Ok(walker.merged.into_wanted(filter))
 }

@@ -184,18 +184,15 @@ fn whiteouts_and_opaque_dirs_apply_to_lower_layers_only() {
 
 #[test]
 fn symlinks_and_hardlinks_resolve_inside_the_tree() {
-    let extract = scan(
-        &tar_of(&[
-            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
-            Item::File("usr/lib/os-release", b"ID=debian\n"),
-            Item::File("want/original", b"same inode"),
-            Item::Hardlink("want/linked", "want/original"),
-            Item::File("usr/lib/unwanted", b"u"),
-            Item::Hardlink("want/to-unwanted", "usr/lib/unwanted"),
-        ]),
-        Compression::None,
-        &LayerLimits::default(),
-    );
+    let tar = tar_of(&[
+        Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+        Item::File("usr/lib/os-release", b"ID=debian\n"),
+        Item::File("want/original", b"same inode"),
+        Item::Hardlink("want/linked", "want/original"),
+        Item::File("usr/lib/unwanted", b"u"),
+        Item::Hardlink("want/to-unwanted", "usr/lib/unwanted"),
+    ]);
+    let extract = scan(&tar, Compression::None, &LayerLimits::default());
     let Ok(extract) = extract else {
         panic!("{extract:?}")
     };
@@ -212,17 +209,38 @@ fn symlinks_and_hardlinks_resolve_inside_the_tree() {
     );
     let mut merged = Merged::default();
     merged.apply(None, &extract);
-    let missing = merged.materialise_links(&TestFilter);
-    // The symlink came first in the stream, so its target was kept on the way.
-    let expected: BTreeSet<String> = ["/usr/lib/unwanted"].map(String::from).into();
-    assert_eq!(missing, expected);
+    // Neither target is wanted: both come from the second pass, which here
+    // scans the same layer for exactly them.
+    let mut asked = BTreeSet::new();
+    let files = finish(merged, &TestFilter, |targets| {
+        asked = targets.paths().clone();
+        let extract = scan_layer(
+            &tar[..],
+            Compression::None,
+            targets,
+            &LayerLimits::default(),
+            "test-image",
+            "sha256:test",
+        )?;
+        let mut second = Merged::default();
+        second.apply(None, &extract);
+        Ok(second)
+    });
+    let files = files.unwrap_or_else(|e| panic!("{e}"));
+    let expected: BTreeSet<String> = ["/usr/lib/os-release", "/usr/lib/unwanted"]
+        .map(String::from)
+        .into();
+    assert_eq!(asked, expected);
     assert_eq!(
-        merged.files.get("/etc/os-release").map(|f| f.data.to_vec()),
+        files.get("/etc/os-release").map(|f| f.data.to_vec()),
         Some(b"ID=debian\n".to_vec())
     );
-    let files = merged.into_wanted(&TestFilter);
+    assert_eq!(
+        files.get("/want/to-unwanted").map(|f| f.data.to_vec()),
+        Some(b"u".to_vec())
+    );
     assert!(files.get("/usr/lib/os-release").is_none());
-    assert!(files.get("/etc/os-release").is_some());
+    assert!(files.get("/usr/lib/unwanted").is_none());
 }
 
 fn assert_hostile(items: &[Item<'_>], entry: &str) {
@@ -561,5 +579,205 @@ fn collect_reports_history_through_the_cache_and_symlinks() {
             ]),
             "{run}"
         );
+    }
+}
+
+/// Scans in-memory tar layers with `filter` and merges them bottom-up; layer
+/// `i` (from 0) is named `l{i+1}`.
+fn merge_tars(tars: &[Vec<u8>], filter: &dyn PathFilter) -> Merged {
+    let mut merged = Merged::default();
+    for (i, tar) in tars.iter().enumerate() {
+        let layer = format!("l{}", i + 1);
+        let extract = scan_layer(
+            &tar[..],
+            Compression::None,
+            filter,
+            &LayerLimits::default(),
+            "test-image",
+            &layer,
+        );
+        let Ok(extract) = extract else {
+            panic!("{layer}: {extract:?}")
+        };
+        merged.apply(Some(&layer), &extract);
+    }
+    merged
+}
+
+/// What [`collect`] does, over in-memory layers: merge them, then give the
+/// wanted links their targets, with a second pass over the same layers for
+/// targets [`TestFilter`] does not ask for.
+fn resolve_tars(tars: &[Vec<u8>]) -> FileSet {
+    let merged = merge_tars(tars, &TestFilter);
+    finish(merged, &TestFilter, |targets| Ok(merge_tars(tars, targets)))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The bug: the link came before its target in the first layer's archive, so
+/// that layer kept the target on the way; the second layer rewrote only the
+/// target (no link in it, and the filter does not want the target), and the
+/// link kept showing the first layer's contents.
+#[test]
+fn a_target_rewritten_by_a_later_layer_shows_through_the_link() {
+    let mut layers = vec![
+        tar_of(&[
+            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Item::File("usr/lib/os-release", b"VERSION_ID=11"),
+        ]),
+        tar_of(&[Item::File("usr/lib/os-release", b"VERSION_ID=12")]),
+    ];
+    let files = resolve_tars(&layers);
+    assert_eq!(
+        versions(&files, "/etc/os-release"),
+        owned(&[("l1", "VERSION_ID=11"), ("l2", "VERSION_ID=12")])
+    );
+    assert_eq!(
+        files
+            .get("/etc/os-release")
+            .and_then(|f| f.layer.as_deref()),
+        Some("l2")
+    );
+    // The target itself was not wanted, so it is not handed out.
+    assert!(files.get("/usr/lib/os-release").is_none());
+    assert_eq!(files.len(), 1);
+    // The target deleted above: the link dangles, the path is absent.
+    layers.push(tar_of(&[Item::File("usr/lib/.wh.os-release", b"")]));
+    assert!(resolve_tars(&layers).is_empty());
+}
+
+#[test]
+fn links_and_files_replace_each_other_across_layers() {
+    let mut layers = vec![
+        tar_of(&[
+            Item::File("var/lib/dpkg/status", b"status-l1"),
+            Item::File("want/real", b"real-l1"),
+        ]),
+        // A link where a file was: the path now shows the target's history.
+        tar_of(&[Item::Symlink("var/lib/dpkg/status", "/want/real")]),
+        tar_of(&[Item::File("want/real", b"real-l3")]),
+    ];
+    let files = resolve_tars(&layers);
+    assert_eq!(
+        versions(&files, "/var/lib/dpkg/status"),
+        owned(&[("l1", "real-l1"), ("l3", "real-l3")])
+    );
+    // A file where the link was: a new file with a history of its own.
+    layers.push(tar_of(&[Item::File("var/lib/dpkg/status", b"status-l4")]));
+    layers.push(tar_of(&[Item::File("want/real", b"real-l5")]));
+    let files = resolve_tars(&layers);
+    assert_eq!(
+        versions(&files, "/var/lib/dpkg/status"),
+        owned(&[("l4", "status-l4")])
+    );
+    assert_eq!(
+        versions(&files, "/want/real"),
+        owned(&[("l1", "real-l1"), ("l3", "real-l3"), ("l5", "real-l5")])
+    );
+}
+
+#[test]
+fn chains_loops_and_climbing_links_resolve_like_a_chroot_lookup() {
+    let chain: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("want/hop{i}"), format!("hop{}", i + 1)))
+        .chain([("want/hop40".into(), "/usr/lib/os-release".into())])
+        .collect();
+    let mut items = vec![
+        // Relative to absolute to the file.
+        Item::Symlink("etc/os-release", "alternatives/os-release"),
+        Item::Symlink("etc/alternatives/os-release", "/usr/lib/os-release"),
+        Item::File("usr/lib/os-release", b"ID=test"),
+        Item::Symlink("want/loop-a", "loop-b"),
+        Item::Symlink("want/loop-b", "loop-a"),
+        // `..` at the root stays at the root, as in the kernel.
+        Item::Symlink("want/root", "/"),
+        Item::Symlink("want/up", "root/../../usr/lib/os-release"),
+    ];
+    items.extend(chain.iter().map(|(l, t)| Item::Symlink(l, t)));
+    let files = resolve_tars(&[tar_of(&items)]);
+    for path in ["/etc/os-release", "/want/up", "/want/hop1"] {
+        assert_eq!(
+            versions(&files, path),
+            owned(&[("l1", "ID=test")]),
+            "{path}"
+        );
+    }
+    // A loop, and a chain of 41 links (one more than Linux follows): absent,
+    // not an error.
+    for path in ["/want/loop-a", "/want/loop-b", "/want/hop0", "/want/root"] {
+        assert!(files.get(path).is_none(), "{path}");
+    }
+}
+
+/// A directory replaced by a symlink hides what lower layers wrote under it;
+/// files reached through a directory symlink are kept at their real path
+/// (the spelling that holds no symlink), so one file is never listed twice.
+#[test]
+fn a_directory_replaced_by_a_symlink_hides_its_lower_contents() {
+    let layers = vec![
+        tar_of(&[
+            Item::Dir("var/lib/dpkg/"),
+            Item::File("var/lib/dpkg/status", b"old"),
+        ]),
+        tar_of(&[
+            Item::Symlink("var/lib/dpkg", "../../want/dpkg"),
+            Item::Dir("want/dpkg/"),
+            Item::File("want/dpkg/status", b"new"),
+        ]),
+    ];
+    let files = resolve_tars(&layers);
+    assert!(files.get("/var/lib/dpkg/status").is_none());
+    assert_eq!(
+        versions(&files, "/want/dpkg/status"),
+        owned(&[("l2", "new")])
+    );
+    // A regular file replacing a directory hides it the same way.
+    let layers = vec![
+        tar_of(&[Item::File("want/d/x", b"x"), Item::File("want/d/y", b"y")]),
+        tar_of(&[Item::File("want/d", b"now a file")]),
+    ];
+    let files = resolve_tars(&layers);
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["/want/d"]);
+}
+
+/// The bug through [`collect`] on an OCI layout of gzip layers, with the
+/// extract cache cold and warm.
+#[test]
+fn collect_shows_a_rewritten_target_through_the_link_cold_and_warm() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layers = vec![
+        tar_of(&[
+            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Item::File("usr/lib/os-release", b"VERSION_ID=11"),
+        ]),
+        tar_of(&[Item::File("want/app", b"app")]),
+        tar_of(&[Item::File("usr/lib/os-release", b"VERSION_ID=12")]),
+    ];
+    let digests: Vec<String> = layers
+        .iter()
+        .map(|tar| Digest::of(&gzip(tar)).to_string())
+        .collect();
+    let reference = write_layout(temp.path(), &layers);
+    let opened = portcullis_source::open(&reference, &SourceOptions::default());
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let options = LayerOptions {
+        cache_dir: Some(temp.path().join("cache")),
+        ..LayerOptions::default()
+    };
+    for run in ["cold", "warm"] {
+        let files =
+            collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
+        assert_eq!(
+            versions(&files, "/etc/os-release"),
+            owned(&[
+                (&digests[0], "VERSION_ID=11"),
+                (&digests[2], "VERSION_ID=12")
+            ]),
+            "{run}"
+        );
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["/etc/os-release", "/want/app"], "{run}");
     }
 }

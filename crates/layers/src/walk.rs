@@ -1,7 +1,7 @@
 //! One layer: decompress as a stream, walk the tar entries, keep what is
 //! wanted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 
@@ -235,10 +235,6 @@ fn walk_entries<R: Read>(
     what: &str,
 ) -> Result<LayerExtract, LayersError> {
     let mut extract = LayerExtract::default();
-    // Targets of wanted symlinks seen earlier in this layer (`etc/os-release`
-    // sorts before `usr/lib/os-release`): kept too, which spares a second
-    // pass in the common case. The caller drops them once links are resolved.
-    let mut link_targets: BTreeSet<String> = BTreeSet::new();
     let entries = archive.entries().map_err(|e| context.classify(e, what))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| context.classify(e, what))?;
@@ -262,13 +258,11 @@ fn walk_entries<R: Read>(
             let target = link_name(&entry);
             paths::check_symlink(&path, &target)
                 .map_err(|reason| context.hostile(&raw_path, reason))?;
+            // Its target is not kept here even when this layer holds it: a
+            // later layer may rewrite the target alone, so only the merged
+            // view knows the final contents (see `finish`).
             extract.files.remove(&path);
-            extract.symlinks.insert(path.clone(), target);
-            if filter.wants(&path)
-                && let Some(resolved) = paths::resolve(&extract.symlinks, &path)
-            {
-                link_targets.insert(resolved);
-            }
+            extract.symlinks.insert(path, target);
         } else if kind.is_hard_link() {
             let target = link_name(&entry);
             let target = paths::normalise_link(&target)
@@ -289,7 +283,7 @@ fn walk_entries<R: Read>(
             }
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
             extract.symlinks.remove(&path);
-            if !filter.wants(&path) && !link_targets.contains(&path) {
+            if !filter.wants(&path) {
                 extract.files.remove(&path);
                 continue;
             }
