@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::walk::{ExtractedFile, LayerExtract};
+use crate::walk::{DroppedPaths, ExtractedFile, LayerExtract};
 
-const MAGIC: &[u8] = b"PCLX\x01";
+/// Version 2 added the dropped-paths filter.
+const MAGIC: &[u8] = b"PCLX\x02";
 
 /// Where the extract of `layer` under `filter_key` lives.
 pub(crate) fn entry_path(
@@ -64,6 +65,10 @@ pub(crate) fn encode(extract: &LayerExtract) -> Vec<u8> {
     for (path, target) in &extract.symlinks {
         put_bytes(&mut out, path.as_bytes());
         put_bytes(&mut out, target.as_bytes());
+    }
+    put_count(&mut out, extract.dropped.words().len());
+    for word in extract.dropped.words() {
+        out.extend_from_slice(&word.to_le_bytes());
     }
     let sum = Sha256::digest(&out);
     out.extend_from_slice(&sum);
@@ -135,6 +140,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LayerExtract> {
         symlinks.insert(path, d.string()?);
     }
     extract.symlinks = symlinks;
+    let words = d.count()?;
+    let mut dropped = Vec::with_capacity(words);
+    for _ in 0..words {
+        dropped.push(d.u64()?);
+    }
+    extract.dropped = DroppedPaths::from_words(dropped)?;
     d.rest.is_empty().then_some(extract)
 }
 
@@ -176,6 +187,7 @@ mod tests {
         extract
             .symlinks
             .insert("/etc/os-release".into(), "../usr/lib/os-release".into());
+        extract.dropped.insert("/usr/bin/ls");
         let bytes = encode(&extract);
         assert_eq!(decode(&bytes), Some(extract));
         for cut in [0, 5, bytes.len() / 2, bytes.len() - 1] {

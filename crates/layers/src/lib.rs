@@ -35,7 +35,7 @@ use portcullis_source::{Compression, Image, Opened};
 
 pub use error::LayersError;
 pub use fileset::{File, FileSet, FileVersion, PathFilter};
-pub use walk::{ExtractedFile, LayerExtract, LayerLimits};
+pub use walk::{DroppedPaths, ExtractedFile, LayerExtract, LayerLimits};
 
 /// How layers are collected.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +87,8 @@ pub fn scan_layer(
 pub(crate) struct Merged {
     pub files: FileSet,
     pub symlinks: BTreeMap<String, String>,
+    /// What each applied layer wrote without keeping.
+    pub dropped: Vec<DroppedPaths>,
 }
 
 /// Removes every entry strictly below directory `dir`.
@@ -139,6 +141,12 @@ impl Merged {
                 file.data.clone(),
             ));
         }
+        self.dropped.push(extract.dropped.clone());
+    }
+
+    /// Whether some applied layer may have written `path` without keeping it.
+    fn may_have_dropped(&self, path: &str) -> bool {
+        self.dropped.iter().any(|dropped| dropped.may_contain(path))
     }
 
     /// The kept files the filter asked for (link targets kept only to give a
@@ -197,8 +205,10 @@ impl Merged {
 /// may rewrite a link's target (or the directories on its way) without
 /// touching the link. A target the filter wants was kept by every layer that
 /// wrote it, so its merged file is final. A target it does not want was kept
-/// by none, so `second_pass` collects exactly those paths again, from every
-/// layer, and its merged result supplies their contents and history.
+/// only by layers holding a link to it; unless no layer wrote it without
+/// keeping it ([`DroppedPaths`]), `second_pass` collects exactly those paths
+/// again, from every layer, and its merged result supplies their contents and
+/// history.
 pub(crate) fn finish(
     mut merged: Merged,
     filter: &dyn PathFilter,
@@ -207,7 +217,7 @@ pub(crate) fn finish(
     let links = merged.wanted_links(filter);
     let unwanted: BTreeSet<String> = links
         .values()
-        .filter(|target| !filter.wants(target))
+        .filter(|target| !filter.wants(target) && merged.may_have_dropped(target))
         .cloned()
         .collect();
     if !unwanted.is_empty() {

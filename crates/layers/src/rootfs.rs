@@ -12,7 +12,7 @@ use portcullis_source::Rootfs;
 
 use crate::error::LayersError;
 use crate::fileset::{File, FileSet, PathFilter};
-use crate::walk::LayerLimits;
+use crate::walk::{DroppedPaths, LayerLimits};
 use crate::{ExactPaths, Merged, paths};
 
 /// Kernel pseudo filesystems of a live root: never inventory data, possibly endless.
@@ -105,7 +105,11 @@ pub(crate) fn collect(
         root,
         filter,
         limits,
-        merged: Merged::default(),
+        // The walk keeps no link target it was not asked for.
+        merged: Merged {
+            dropped: vec![DroppedPaths::unknown()],
+            ..Merged::default()
+        },
     };
     walker.walk("")?;
     let merged = std::mem::take(&mut walker.merged);

@@ -209,8 +209,10 @@ fn symlinks_and_hardlinks_resolve_inside_the_tree() {
     );
     let mut merged = Merged::default();
     merged.apply(None, &extract);
-    // Neither target is wanted: both come from the second pass, which here
-    // scans the same layer for exactly them.
+    // Neither target is wanted. The symlink came first in the stream, so its
+    // target was kept on the way, and no layer wrote it without keeping it:
+    // only the hard link's target comes from the second pass, which here
+    // scans the same layer for exactly it.
     let mut asked = BTreeSet::new();
     let files = finish(merged, &TestFilter, |targets| {
         asked = targets.paths().clone();
@@ -227,9 +229,7 @@ fn symlinks_and_hardlinks_resolve_inside_the_tree() {
         Ok(second)
     });
     let files = files.unwrap_or_else(|e| panic!("{e}"));
-    let expected: BTreeSet<String> = ["/usr/lib/os-release", "/usr/lib/unwanted"]
-        .map(String::from)
-        .into();
+    let expected: BTreeSet<String> = ["/usr/lib/unwanted"].map(String::from).into();
     assert_eq!(asked, expected);
     assert_eq!(
         files.get("/etc/os-release").map(|f| f.data.to_vec()),
@@ -608,9 +608,19 @@ fn merge_tars(tars: &[Vec<u8>], filter: &dyn PathFilter) -> Merged {
 /// wanted links their targets, with a second pass over the same layers for
 /// targets [`TestFilter`] does not ask for.
 fn resolve_tars(tars: &[Vec<u8>]) -> FileSet {
+    resolve_tars_asking(tars).0
+}
+
+/// [`resolve_tars`], and the paths the second pass was asked for.
+fn resolve_tars_asking(tars: &[Vec<u8>]) -> (FileSet, BTreeSet<String>) {
     let merged = merge_tars(tars, &TestFilter);
-    finish(merged, &TestFilter, |targets| Ok(merge_tars(tars, targets)))
-        .unwrap_or_else(|e| panic!("{e}"))
+    let mut asked = BTreeSet::new();
+    let files = finish(merged, &TestFilter, |targets| {
+        asked = targets.paths().clone();
+        Ok(merge_tars(tars, targets))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    (files, asked)
 }
 
 /// The bug: the link came before its target in the first layer's archive, so
@@ -626,11 +636,20 @@ fn a_target_rewritten_by_a_later_layer_shows_through_the_link() {
         ]),
         tar_of(&[Item::File("usr/lib/os-release", b"VERSION_ID=12")]),
     ];
-    let files = resolve_tars(&layers);
+    // Alone, the first layer kept the target on the way: no second pass.
+    let (files, asked) = resolve_tars_asking(&layers[..1]);
+    assert_eq!(
+        versions(&files, "/etc/os-release"),
+        owned(&[("l1", "VERSION_ID=11")])
+    );
+    assert!(asked.is_empty(), "{asked:?}");
+    let (files, asked) = resolve_tars_asking(&layers);
     assert_eq!(
         versions(&files, "/etc/os-release"),
         owned(&[("l1", "VERSION_ID=11"), ("l2", "VERSION_ID=12")])
     );
+    let target: BTreeSet<String> = ["/usr/lib/os-release"].map(String::from).into();
+    assert_eq!(asked, target);
     assert_eq!(
         files
             .get("/etc/os-release")
@@ -643,6 +662,42 @@ fn a_target_rewritten_by_a_later_layer_shows_through_the_link() {
     // The target deleted above: the link dangles, the path is absent.
     layers.push(tar_of(&[Item::File("usr/lib/.wh.os-release", b"")]));
     assert!(resolve_tars(&layers).is_empty());
+}
+
+/// A lower layer wrote the target without the link; the layer holding the
+/// link kept its own version on the way: the lower version is still part of
+/// the target's history.
+#[test]
+fn a_target_written_below_the_link_keeps_its_history() {
+    let layers = vec![
+        tar_of(&[Item::File("usr/lib/os-release", b"VERSION_ID=11")]),
+        tar_of(&[
+            Item::Symlink("etc/os-release", "../usr/lib/os-release"),
+            Item::File("usr/lib/os-release", b"VERSION_ID=12"),
+        ]),
+    ];
+    assert_eq!(
+        versions(&resolve_tars(&layers), "/etc/os-release"),
+        owned(&[("l1", "VERSION_ID=11"), ("l2", "VERSION_ID=12")])
+    );
+}
+
+#[test]
+fn dropped_paths_have_no_false_negatives_and_few_false_positives() {
+    let mut dropped = DroppedPaths::default();
+    assert!(!dropped.may_contain("/usr/lib/os-release"));
+    let written: Vec<String> = (0..20_000)
+        .map(|i| format!("/usr/share/doc/package-{i}/copyright"))
+        .collect();
+    for path in &written {
+        dropped.insert(path);
+    }
+    assert!(written.iter().all(|path| dropped.may_contain(path)));
+    let false_positives = (0..20_000)
+        .filter(|i| dropped.may_contain(&format!("/usr/lib/other-{i}/os-release")))
+        .count();
+    assert!(false_positives < 200, "{false_positives} of 20000");
+    assert!(DroppedPaths::unknown().may_contain("/anything"));
 }
 
 #[test]
