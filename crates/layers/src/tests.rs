@@ -451,6 +451,13 @@ fn rootfs_walk_never_leaves_the_root() {
     // An absolute symlink means the root's /secret, which does not exist.
     assert!(std::os::unix::fs::symlink(&outside, root.join("want/abs")).is_ok());
     assert!(std::os::unix::fs::symlink("../../secret", root.join("want/rel")).is_ok());
+    // A link inside the tree whose path crosses a directory link out of it
+    // (not recorded, so path arithmetic alone would not see it).
+    let outside_dir = temp.path().join("outside-dir");
+    assert!(std::fs::create_dir_all(&outside_dir).is_ok());
+    assert!(std::fs::write(outside_dir.join("secret"), b"outside").is_ok());
+    assert!(std::os::unix::fs::symlink("../outside-dir", root.join("escape")).is_ok());
+    assert!(std::os::unix::fs::symlink("../escape/secret", root.join("want/through")).is_ok());
     let opened = portcullis_source::open(
         &ImageRef::Rootfs { dir: root.clone() },
         &SourceOptions::default(),
