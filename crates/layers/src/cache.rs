@@ -4,7 +4,6 @@
 //! A compact length-prefixed binary file ending in the sha256 of its body; a
 //! file that does not decode or check out is simply a miss.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::walk::{DroppedPaths, ExtractedFile, LayerExtract};
 
-/// Version 2 added the dropped-paths filter.
+/// Version 2 added the dropped-paths filter and hard links.
 const MAGIC: &[u8] = b"PCLX\x02";
 
 /// Where the extract of `layer` under `filter_key` lives.
@@ -61,10 +60,12 @@ pub(crate) fn encode(extract: &LayerExtract) -> Vec<u8> {
             put_bytes(&mut out, path.as_bytes());
         }
     }
-    put_count(&mut out, extract.symlinks.len());
-    for (path, target) in &extract.symlinks {
-        put_bytes(&mut out, path.as_bytes());
-        put_bytes(&mut out, target.as_bytes());
+    for links in [&extract.symlinks, &extract.hardlinks] {
+        put_count(&mut out, links.len());
+        for (path, target) in links {
+            put_bytes(&mut out, path.as_bytes());
+            put_bytes(&mut out, target.as_bytes());
+        }
     }
     put_count(&mut out, extract.dropped.words().len());
     for word in extract.dropped.words() {
@@ -134,12 +135,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LayerExtract> {
             list.push(d.string()?);
         }
     }
-    let mut symlinks = BTreeMap::new();
-    for _ in 0..d.count()? {
-        let path = d.string()?;
-        symlinks.insert(path, d.string()?);
+    for links in [&mut extract.symlinks, &mut extract.hardlinks] {
+        for _ in 0..d.count()? {
+            let path = d.string()?;
+            links.insert(path, d.string()?);
+        }
     }
-    extract.symlinks = symlinks;
     let words = d.count()?;
     let mut dropped = Vec::with_capacity(words);
     for _ in 0..words {
@@ -188,6 +189,9 @@ mod tests {
             .symlinks
             .insert("/etc/os-release".into(), "../usr/lib/os-release".into());
         extract.dropped.insert("/usr/bin/ls");
+        extract
+            .hardlinks
+            .insert("/want/linked".into(), "/usr/lib/original".into());
         let bytes = encode(&extract);
         assert_eq!(decode(&bytes), Some(extract));
         for cut in [0, 5, bytes.len() / 2, bytes.len() - 1] {

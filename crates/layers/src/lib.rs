@@ -164,8 +164,7 @@ impl Merged {
         files
     }
 
-    /// Every wanted symlink (or hard link to a file its layer did not keep)
-    /// of the final tree, with the path it resolves to there. A loop, or a
+    /// Every wanted symlink of the final tree, with the path it resolves to there. A loop, or a
     /// chain longer than Linux follows, leaves the path out.
     fn wanted_links(&self, filter: &dyn PathFilter) -> BTreeMap<String, String> {
         let mut links = BTreeMap::new();
@@ -234,6 +233,27 @@ pub(crate) fn finish(
     }
     merged.alias_links(&links);
     Ok(merged.into_wanted(filter))
+}
+
+/// Gives the wanted hard links of one layer's extract their targets'
+/// contents from the same layer, which `rescan` reads again for exactly
+/// those targets (rare: a wanted file hard-linked to one nobody asked for).
+/// A link whose target the layer does not hold is left out.
+pub(crate) fn resolve_hardlinks(
+    extract: &mut LayerExtract,
+    rescan: impl FnOnce(&ExactPaths) -> Result<LayerExtract, LayersError>,
+) -> Result<(), LayersError> {
+    if extract.hardlinks.is_empty() {
+        return Ok(());
+    }
+    let links = std::mem::take(&mut extract.hardlinks);
+    let targets = rescan(&ExactPaths::new(links.values().cloned().collect()))?;
+    for (link, target) in links {
+        if let Some(file) = targets.files.get(&target) {
+            extract.files.insert(link, file.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A filter accepting an exact set of paths (second pass for link targets).
@@ -404,15 +424,18 @@ fn extract_one(
             reason: "no such layer".into(),
         });
     };
-    let reader = image.open_layer(layer)?;
-    let extract = scan_layer(
-        reader,
-        layer.compression,
-        filter,
-        &options.limits,
-        &image.name,
-        layer.digest.as_str(),
-    )?;
+    let scan = |filter: &dyn PathFilter| {
+        scan_layer(
+            image.open_layer(layer)?,
+            layer.compression,
+            filter,
+            &options.limits,
+            &image.name,
+            layer.digest.as_str(),
+        )
+    };
+    let mut extract = scan(filter)?;
+    resolve_hardlinks(&mut extract, |targets| scan(targets))?;
     if let Some(path) = cache_path
         && let Err(e) = cache::store(&path, &extract)
     {

@@ -202,35 +202,38 @@ fn symlinks_and_hardlinks_resolve_inside_the_tree() {
     );
     assert_eq!(
         extract
-            .symlinks
+            .hardlinks
             .get("/want/to-unwanted")
             .map(String::as_str),
         Some("/usr/lib/unwanted")
     );
-    let mut merged = Merged::default();
-    merged.apply(None, &extract);
-    // Neither target is wanted. The symlink came first in the stream, so its
-    // target was kept on the way, and no layer wrote it without keeping it:
-    // only the hard link's target comes from the second pass, which here
-    // scans the same layer for exactly it.
-    let mut asked = BTreeSet::new();
-    let files = finish(merged, &TestFilter, |targets| {
-        asked = targets.paths().clone();
-        let extract = scan_layer(
+    // The hard link's target is read from the same layer again.
+    let mut extract = extract;
+    let mut rescanned = BTreeSet::new();
+    let resolved = resolve_hardlinks(&mut extract, |targets| {
+        rescanned = targets.paths().clone();
+        scan_layer(
             &tar[..],
             Compression::None,
             targets,
             &LayerLimits::default(),
             "test-image",
             "sha256:test",
-        )?;
-        let mut second = Merged::default();
-        second.apply(None, &extract);
-        Ok(second)
+        )
+    });
+    assert!(resolved.is_ok(), "{resolved:?}");
+    let expected: BTreeSet<String> = ["/usr/lib/unwanted"].map(String::from).into();
+    assert_eq!(rescanned, expected);
+    assert!(extract.hardlinks.is_empty());
+    let mut merged = Merged::default();
+    merged.apply(None, &extract);
+    // The symlink's target is not wanted either, but the symlink came first
+    // in the stream, so its target was kept on the way, and no layer wrote
+    // it without keeping it: no second pass.
+    let files = finish(merged, &TestFilter, |targets| {
+        panic!("no second pass expected, asked for {:?}", targets.paths())
     });
     let files = files.unwrap_or_else(|e| panic!("{e}"));
-    let expected: BTreeSet<String> = ["/usr/lib/unwanted"].map(String::from).into();
-    assert_eq!(asked, expected);
     assert_eq!(
         files.get("/etc/os-release").map(|f| f.data.to_vec()),
         Some(b"ID=debian\n".to_vec())
@@ -241,6 +244,41 @@ fn symlinks_and_hardlinks_resolve_inside_the_tree() {
     );
     assert!(files.get("/usr/lib/os-release").is_none());
     assert!(files.get("/usr/lib/unwanted").is_none());
+}
+
+/// A hard link is the file its target was in the link's layer: later layers
+/// rewriting or deleting the target's path do not change it.
+#[test]
+fn collect_keeps_a_hard_link_to_its_own_layer_cold_and_warm() {
+    let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let layers = vec![
+        tar_of(&[
+            Item::File("usr/lib/unwanted", b"one"),
+            Item::Hardlink("want/linked", "usr/lib/unwanted"),
+        ]),
+        tar_of(&[Item::File("usr/lib/unwanted", b"two")]),
+        tar_of(&[Item::File("usr/lib/.wh.unwanted", b"")]),
+    ];
+    let first = Digest::of(&gzip(&layers[0])).to_string();
+    let reference = write_layout(temp.path(), &layers);
+    let opened = portcullis_source::open(&reference, &SourceOptions::default());
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let options = LayerOptions {
+        cache_dir: Some(temp.path().join("cache")),
+        ..LayerOptions::default()
+    };
+    for run in ["cold", "warm"] {
+        let files =
+            collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
+        assert_eq!(
+            versions(&files, "/want/linked"),
+            owned(&[(&first, "one")]),
+            "{run}"
+        );
+        assert_eq!(files.len(), 1, "{run}");
+    }
 }
 
 fn assert_hostile(items: &[Item<'_>], entry: &str) {

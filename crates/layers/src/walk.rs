@@ -56,9 +56,14 @@ pub struct LayerExtract {
     pub whiteouts: Vec<String>,
     /// Directories whose lower-layer contents are hidden (`.wh..wh..opq`).
     pub opaque_dirs: Vec<String>,
-    /// Symlinks: path → target as written. Hard links to files this layer did
-    /// not keep are recorded here too, with the absolute target path.
+    /// Symlinks: path → target as written.
     pub symlinks: BTreeMap<String, String>,
+    /// Wanted hard links to files this layer did not keep: path → the
+    /// target's absolute path in this layer. [`collect`](crate::collect)
+    /// reads those targets from the same layer again and moves the links to
+    /// [`LayerExtract::files`]; [`scan_layer`](crate::scan_layer) leaves them
+    /// here.
+    pub hardlinks: BTreeMap<String, String>,
     /// Every other path this layer put an entry at without keeping it.
     pub dropped: DroppedPaths,
 }
@@ -346,6 +351,7 @@ fn walk_entries<R: Read>(
             paths::check_symlink(&path, &target)
                 .map_err(|reason| context.hostile(&raw_path, reason))?;
             extract.files.remove(&path);
+            extract.hardlinks.remove(&path);
             extract.symlinks.insert(path.clone(), target);
             if filter.wants(&path)
                 && let Some(resolved) = paths::resolve(&extract.symlinks, &path)
@@ -357,6 +363,7 @@ fn walk_entries<R: Read>(
             let target = paths::normalise_link(&target)
                 .map_err(|reason| context.hostile(&raw_path, reason))?;
             extract.symlinks.remove(&path);
+            extract.hardlinks.remove(&path);
             if !filter.wants(&path) {
                 extract.files.remove(&path);
                 extract.dropped.insert(&path);
@@ -366,13 +373,18 @@ fn walk_entries<R: Read>(
                 Some(file) => {
                     extract.files.insert(path, file);
                 }
-                // The target was not kept: resolve it later like a symlink.
+                // The target was not kept: `collect` reads it from this
+                // layer again (a hard link is the same file as its target
+                // here, whatever later layers do at the target's path).
                 None => {
-                    extract.symlinks.insert(path, target);
+                    extract.files.remove(&path);
+                    let target = extract.hardlinks.get(&target).cloned().unwrap_or(target);
+                    extract.hardlinks.insert(path, target);
                 }
             }
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
             extract.symlinks.remove(&path);
+            extract.hardlinks.remove(&path);
             if !filter.wants(&path) && !link_targets.contains(&path) {
                 extract.files.remove(&path);
                 extract.dropped.insert(&path);
@@ -405,6 +417,7 @@ fn walk_entries<R: Read>(
             // A directory or special file replaces whatever was at the path.
             extract.files.remove(&path);
             extract.symlinks.remove(&path);
+            extract.hardlinks.remove(&path);
             extract.dropped.insert(&path);
         }
     }
