@@ -10,7 +10,12 @@
 //! final filesystem. Wanted paths that are symlinks (`/etc/os-release →
 //! ../usr/lib/os-release`) are resolved once every layer is applied, inside
 //! the tree as a chroot lookup would (`..` stops at the root, at most 40
-//! links), and hold their target's final contents and history.
+//! links), and hold their target's final contents and history. A file
+//! reached through a directory symlink (`/var/lib/rpm →
+//! ../../usr/lib/sysimage/rpm`) is listed once, at its real path (the one
+//! crossing no symlink), so a filter asks for every real location it reads
+//! and no file is listed twice. A wanted hard link holds what its target
+//! held in the link's own layer.
 //!
 //! Extracts are cached by layer digest and [`PathFilter::cache_key`], so a
 //! rescan of an image whose layers were seen before reads no layer blob.
