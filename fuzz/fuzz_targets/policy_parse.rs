@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
         let explained = policy.to_yaml();
         let again = Policy::from_yaml(&explained, "explained.yaml").expect("explain output validates");
         assert_eq!(again.to_yaml(), explained);
-        let _ = policy.check_settings_for_namespace("default");
+        let _ = policy.check_settings_for("default");
     }
 });

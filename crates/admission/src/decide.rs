@@ -17,13 +17,14 @@
 //!   cluster (the webhooks declare `sideEffects: None`), and a dry run that
 //!   answered differently from the real request would mislead.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use portcullis_kube::{CheckSettings, PodSecurity, Severity, Violation, Workload, WorkloadError};
+use portcullis_kube::{PodSecurity, Severity, Violation, Workload, WorkloadError};
+use portcullis_policy::{NamespaceChecks, NamespaceSettings};
 use serde_json::{Value, json};
 
 use crate::metrics::Endpoint;
@@ -55,12 +56,9 @@ pub struct MutateSettings {
 /// Everything the webhook decides with, built from the policy file.
 #[derive(Debug, Clone)]
 pub struct AdmissionSettings {
-    /// Checks for namespaces without a level of their own.
-    pub check: CheckSettings,
-    /// Checks for namespaces the policy gives their own level or rules.
-    pub namespace_checks: BTreeMap<String, CheckSettings>,
-    /// Namespaces whose requests are allowed unjudged.
-    pub exempt_namespaces: BTreeSet<String>,
+    /// The checks per namespace and the exempt namespaces: the very
+    /// settings `portcullis check` applies to an object of that namespace.
+    pub namespaces: NamespaceChecks,
     /// Violations at or above this severity deny; lower ones only warn.
     pub deny_at: Severity,
     /// What to do when a verdict is late.
@@ -74,9 +72,7 @@ pub struct AdmissionSettings {
 impl Default for AdmissionSettings {
     fn default() -> Self {
         Self {
-            check: CheckSettings::default(),
-            namespace_checks: BTreeMap::new(),
-            exempt_namespaces: BTreeSet::new(),
+            namespaces: NamespaceChecks::default(),
             deny_at: Severity::Low,
             on_scan_timeout: OnScanTimeout::Deny,
             scan_budget: Duration::from_secs(7),
@@ -92,18 +88,8 @@ impl AdmissionSettings {
     /// budget is capped at `max_budget` so an answer always reaches the API
     /// server before its webhook timeout.
     pub fn from_policy(policy: &portcullis_policy::Policy, max_budget: Duration) -> Self {
-        let mut namespace_checks = BTreeMap::new();
-        for namespace in policy.admission.namespaces.keys() {
-            if let portcullis_policy::NamespaceDecision::Check(check) =
-                policy.check_settings_for_namespace(namespace)
-            {
-                namespace_checks.insert(namespace.clone(), check);
-            }
-        }
         Self {
-            check: policy.check_settings(),
-            namespace_checks,
-            exempt_namespaces: policy.admission.exempt_namespaces.iter().cloned().collect(),
+            namespaces: NamespaceChecks::from_policy(policy),
             deny_at: Severity::Low,
             on_scan_timeout: match policy.admission.on_scan_timeout {
                 portcullis_policy::OnScanTimeout::Deny => OnScanTimeout::Deny,
@@ -129,8 +115,6 @@ pub trait NamespaceLevels: Send + Sync + 'static {
 /// The judge behind `/validate` and `/mutate`.
 pub struct Admission {
     settings: AdmissionSettings,
-    per_namespace: HashMap<String, Arc<CheckSettings>>,
-    default_check: Arc<CheckSettings>,
     verdicts: Option<Arc<VerdictCache>>,
     namespaces: Option<Arc<dyn NamespaceLevels>>,
 }
@@ -189,9 +173,18 @@ struct Judgement {
     scanned: BTreeMap<String, String>,
 }
 
-fn stricter(a: PodSecurity, b: PodSecurity) -> PodSecurity {
-    // Level order: privileged < baseline < restricted; on a tie keep `a`.
-    if b.level > a.level { b } else { a }
+/// The answer for a request in a namespace the policy exempts: allowed,
+/// with an audit note saying why.
+fn exempt(request: &AdmissionRequest, namespace: &str) -> Reviewed {
+    let mut response = AdmissionResponse::allow(&request.uid);
+    response.audit_annotations.insert(
+        "exempt".into(),
+        format!("namespace {namespace} is exempt by policy"),
+    );
+    Reviewed {
+        response,
+        decision: "allowed",
+    }
 }
 
 /// Walks a JSON value along a kube field path.
@@ -229,36 +222,20 @@ impl Admission {
         verdicts: Option<Arc<VerdictCache>>,
         namespaces: Option<Arc<dyn NamespaceLevels>>,
     ) -> Self {
-        let default_check = Arc::new(settings.check.clone());
-        let per_namespace = settings
-            .namespace_checks
-            .iter()
-            .map(|(ns, check)| (ns.clone(), Arc::new(check.clone())))
-            .collect();
         Self {
             settings,
-            per_namespace,
-            default_check,
             verdicts,
             namespaces,
         }
     }
 
-    /// The checks that apply in `namespace`: the policy's level for it (or
-    /// the default), made stricter by the namespace's enforce label if any.
-    pub fn check_settings(&self, namespace: &str) -> Arc<CheckSettings> {
-        let base = self
-            .per_namespace
-            .get(namespace)
-            .unwrap_or(&self.default_check);
-        match self.namespaces.as_ref().and_then(|n| n.level(namespace)) {
-            Some(label) if stricter(base.pod_security, label) != base.pod_security => {
-                let mut check = (**base).clone();
-                check.pod_security = label;
-                Arc::new(check)
-            }
-            _ => Arc::clone(base),
-        }
+    /// The checks that apply in `namespace` (the policy's for it, made
+    /// stricter by the namespace's enforce label if any), or
+    /// [`NamespaceSettings::Exempt`]: the policy crate's one decision, shared
+    /// with `portcullis check`.
+    pub fn check_settings(&self, namespace: &str) -> NamespaceSettings {
+        let label = self.namespaces.as_ref().and_then(|n| n.level(namespace));
+        self.settings.namespaces.settings_for(namespace, label)
     }
 
     /// Judges one request for one endpoint.
@@ -286,13 +263,8 @@ impl Admission {
         if !request.sub_resource.is_empty() && !judged_subresource {
             return allow("allowed");
         }
-        if self.settings.exempt_namespaces.contains(&request.namespace) {
-            let mut reviewed = allow("allowed");
-            reviewed.response.audit_annotations.insert(
-                "exempt".into(),
-                format!("namespace {} is exempt by policy", request.namespace),
-            );
-            return reviewed;
+        if self.settings.namespaces.is_exempt(&request.namespace) {
+            return exempt(request, &request.namespace);
         }
         let Some(object) = object else {
             return self.deny(
@@ -337,7 +309,10 @@ impl Admission {
         } else {
             request.namespace.clone()
         };
-        let check = self.check_settings(&namespace);
+        let check = match self.check_settings(&namespace) {
+            NamespaceSettings::Judge(check) => check,
+            NamespaceSettings::Exempt => return exempt(request, &namespace),
+        };
         let mut judgement = Judgement::default();
         for violation in portcullis_kube::evaluate(&workload, &check) {
             let finding = Finding::from_violation(&violation);

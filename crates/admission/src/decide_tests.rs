@@ -468,8 +468,7 @@ async fn metadata_only_updates_are_allowed_spec_changes_are_judged() {
 
 #[tokio::test]
 async fn exempt_namespaces_are_allowed_with_an_audit_note() {
-    let mut settings = baseline_policy();
-    settings.exempt_namespaces.insert("default".into());
+    let settings = settings(&format!("{BASELINE_POLICY}  exemptNamespaces: [default]\n"));
     let admission = Admission::new(settings, None, None);
     let response = decide(
         &admission,
@@ -494,21 +493,13 @@ async fn namespace_labels_make_the_level_stricter_never_weaker() {
         }
     }
     let admission = Admission::new(baseline_policy(), None, Some(Arc::new(Labels)));
-    assert_eq!(
-        admission.check_settings("default").pod_security.to_string(),
-        "restricted:latest"
-    );
-    assert_eq!(
-        admission
-            .check_settings("customer-1")
-            .pod_security
-            .to_string(),
-        "restricted:latest"
-    );
-    assert_eq!(
-        admission.check_settings("other").pod_security.to_string(),
-        "baseline:latest"
-    );
+    let level = |namespace: &str| match admission.check_settings(namespace) {
+        NamespaceSettings::Judge(check) => check.pod_security.to_string(),
+        NamespaceSettings::Exempt => "exempt".to_owned(),
+    };
+    assert_eq!(level("default"), "restricted:latest");
+    assert_eq!(level("customer-1"), "restricted:latest");
+    assert_eq!(level("other"), "baseline:latest");
     let response = decide(
         &admission,
         Endpoint::Validate,
@@ -817,7 +808,7 @@ admission:
       podSecurity: privileged
 ",
     );
-    assert!(settings.exempt_namespaces.contains("monitoring"));
+    assert!(settings.namespaces.is_exempt("monitoring"));
     assert_eq!(settings.on_scan_timeout, OnScanTimeout::Warn);
     assert_eq!(
         settings.scan_budget,
@@ -825,11 +816,8 @@ admission:
         "capped below the webhook timeout"
     );
     assert!(settings.mutate.pin_digests && settings.mutate.default_seccomp);
-    assert_eq!(
-        settings
-            .namespace_checks
-            .get("legacy")
-            .map(|c| c.pod_security.to_string()),
-        Some("privileged:latest".to_owned())
-    );
+    let NamespaceSettings::Judge(legacy) = settings.namespaces.settings_for("legacy", None) else {
+        panic!("legacy is judged")
+    };
+    assert_eq!(legacy.pod_security.to_string(), "privileged:latest");
 }

@@ -18,10 +18,7 @@ use serde_json::Value;
 
 use crate::decide::NamespaceLevels;
 
-/// The label naming the enforced level.
-pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
-/// The label naming the enforced version.
-pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+pub use portcullis_kube::pss::{ENFORCE_LABEL, ENFORCE_VERSION_LABEL};
 
 /// Largest namespace list read (tens of thousands of namespaces fit).
 const MAX_LIST_BYTES: u64 = 256 << 20;
@@ -45,17 +42,9 @@ pub enum WatchError {
 
 /// The level a Namespace's labels enforce. An unparsable label enforces
 /// `restricted:latest`, as Pod Security Admission does with invalid values.
+/// The same reading as `portcullis check` gives Namespace objects in manifests.
 pub fn level_from_labels(labels: &serde_json::Map<String, Value>) -> Option<PodSecurity> {
-    let level = labels.get(ENFORCE_LABEL)?.as_str().unwrap_or("");
-    let version = labels
-        .get(ENFORCE_VERSION_LABEL)
-        .and_then(Value::as_str)
-        .unwrap_or("latest");
-    Some(
-        format!("{level}:{version}")
-            .parse()
-            .unwrap_or_else(|_| PodSecurity::default()),
-    )
+    portcullis_kube::pss::enforced_by_labels(labels)
 }
 
 /// Namespace name → enforced level, as last seen.

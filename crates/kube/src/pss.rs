@@ -170,6 +170,29 @@ impl FromStr for PodSecurity {
     }
 }
 
+/// The Namespace label naming the level Pod Security Admission enforces.
+pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
+/// The Namespace label naming the version of the enforced level.
+pub const ENFORCE_VERSION_LABEL: &str = "pod-security.kubernetes.io/enforce-version";
+
+/// The level a Namespace's labels enforce, `None` without an enforce label.
+/// A missing version means `latest`; an unparsable level or version enforces
+/// `restricted:latest`, as Pod Security Admission does with invalid values.
+pub fn enforced_by_labels(
+    labels: &serde_json::Map<String, serde_json::Value>,
+) -> Option<PodSecurity> {
+    let level = labels.get(ENFORCE_LABEL)?.as_str().unwrap_or("");
+    let version = labels
+        .get(ENFORCE_VERSION_LABEL)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("latest");
+    Some(
+        format!("{level}:{version}")
+            .parse()
+            .unwrap_or_else(|_| PodSecurity::default()),
+    )
+}
+
 /// The Pod Security Standards checks, with PSA's check IDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::model::{ObjectMeta, PodTemplate};
 use crate::path::{FieldPath, Segment};
+use crate::pss::PodSecurity;
 use crate::source::{self, Node, Position};
 
 /// The kinds whose pod template is checked.
@@ -277,6 +278,9 @@ pub struct SkippedObject {
     pub kind: String,
     pub name: Option<String>,
     pub position: Option<Position>,
+    /// For a `v1` `Namespace`: the level its
+    /// `pod-security.kubernetes.io/enforce[-version]` labels enforce.
+    pub enforce: Option<PodSecurity>,
 }
 
 /// A document that could not be read: its place and what is wrong.
@@ -408,6 +412,10 @@ fn collect_object(node: Arc<Node>, origin: Origin, depth: usize, loaded: &mut Lo
                     .pointer("/metadata/name")
                     .and_then(|n| n.as_str())
                     .map(str::to_owned),
+                enforce: (api_version == "v1" && kind == "Namespace")
+                    .then(|| value.pointer("/metadata/labels")?.as_object())
+                    .flatten()
+                    .and_then(crate::pss::enforced_by_labels),
                 api_version,
                 kind,
                 position: node.position,
@@ -516,5 +524,46 @@ items:
         let missing = Workload::from_json(serde_json::json!({"apiVersion": "v1", "kind": "Pod"}))
             .unwrap_err();
         assert!(matches!(missing, WorkloadError::MissingTemplate { .. }));
+    }
+
+    #[test]
+    fn namespaces_carry_the_level_their_labels_enforce() {
+        let text = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: legacy
+  labels:
+    pod-security.kubernetes.io/enforce: baseline
+    pod-security.kubernetes.io/enforce-version: v1.29
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {pod-security.kubernetes.io/enforce: strict}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: plain, labels: {team: web}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, labels: {pod-security.kubernetes.io/enforce: baseline}}
+";
+        let loaded = load_documents(text, "ns.yaml");
+        let levels: Vec<(Option<&str>, Option<String>)> = loaded
+            .skipped
+            .iter()
+            .map(|s| (s.name.as_deref(), s.enforce.map(|p| p.to_string())))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                (Some("legacy"), Some("baseline:v1.29".to_owned())),
+                // An invalid level enforces restricted, as PSA does.
+                (Some("shop"), Some("restricted:latest".to_owned())),
+                (Some("plain"), None),
+                (Some("c"), None),
+            ]
+        );
     }
 }

@@ -24,9 +24,10 @@ mod raw;
 
 use portcullis_matcher::suppress::{IgnoreRule, SuppressionKind};
 use portcullis_vulndb::model::Level;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_kube::model::is_dns_label;
@@ -352,13 +353,106 @@ fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok,
     }
 }
 
-/// How the webhook treats one namespace.
+/// How the objects of one namespace are judged, by the webhook and by
+/// `portcullis check` alike.
 #[derive(Debug, Clone)]
-pub enum NamespaceDecision {
+pub enum NamespaceSettings {
     /// Listed in `admission.exemptNamespaces`: admitted without checks.
     Exempt,
-    /// Checked with these settings (the policy's, with the namespace's overrides).
-    Check(CheckSettings),
+    /// Judged with these settings (the policy's, with the namespace's
+    /// overrides and, where known, its enforce label).
+    Judge(Arc<CheckSettings>),
+}
+
+/// The policy's check settings for every namespace, compiled once so a
+/// lookup per object or per admission request copies nothing.
+///
+/// This is the one place that decides which settings apply in a namespace:
+/// the webhook and `portcullis check` both ask [`NamespaceChecks::settings_for`].
+#[derive(Debug, Clone)]
+pub struct NamespaceChecks {
+    /// Settings for namespaces without an override of their own.
+    default: Arc<CheckSettings>,
+    /// `admission.namespaces.<name>` merged over the defaults.
+    overrides: HashMap<String, Arc<CheckSettings>>,
+    /// `admission.exemptNamespaces`.
+    exempt: BTreeSet<String>,
+}
+
+impl Default for NamespaceChecks {
+    /// The checks of the policy used when none is given.
+    fn default() -> Self {
+        Self::from_policy(&Policy::default())
+    }
+}
+
+impl NamespaceChecks {
+    /// Compiles the per-namespace settings of `policy`.
+    pub fn from_policy(policy: &Policy) -> Self {
+        let overrides = policy
+            .admission
+            .namespaces
+            .iter()
+            .map(|(namespace, overrides)| {
+                let pod_security = overrides
+                    .pod_security
+                    .unwrap_or(policy.workloads.pod_security);
+                let rules = overrides
+                    .rules
+                    .as_deref()
+                    .unwrap_or(&policy.workloads.rules);
+                (
+                    namespace.clone(),
+                    Arc::new(policy.settings_with(pod_security, rules)),
+                )
+            })
+            .collect();
+        Self {
+            default: Arc::new(policy.check_settings()),
+            overrides,
+            exempt: policy.admission.exempt_namespaces.iter().cloned().collect(),
+        }
+    }
+
+    /// The settings for objects in `namespace`. `enforce_label` is the level
+    /// the Namespace's `pod-security.kubernetes.io/enforce[-version]` labels
+    /// name, when known (the webhook watches the cluster's Namespaces,
+    /// `check` reads Namespace objects among the manifests): like Pod
+    /// Security Admission's own labels it can only make the level stricter,
+    /// never weaker than the policy's. An exempt namespace stays exempt.
+    pub fn settings_for(
+        &self,
+        namespace: &str,
+        enforce_label: Option<PodSecurity>,
+    ) -> NamespaceSettings {
+        if self.exempt.contains(namespace) {
+            return NamespaceSettings::Exempt;
+        }
+        let base = self.overrides.get(namespace).unwrap_or(&self.default);
+        match enforce_label {
+            // Level order: privileged < baseline < restricted; on a tie the
+            // policy's version stays.
+            Some(label) if label.level > base.pod_security.level => {
+                let mut settings = CheckSettings::clone(base);
+                settings.pod_security = label;
+                NamespaceSettings::Judge(Arc::new(settings))
+            }
+            _ => NamespaceSettings::Judge(Arc::clone(base)),
+        }
+    }
+
+    /// Replaces the Pod Security level of every namespace that is judged
+    /// (`portcullis check --pod-security`): exemptions still hold.
+    pub fn override_pod_security(&mut self, pod_security: PodSecurity) {
+        for settings in std::iter::once(&mut self.default).chain(self.overrides.values_mut()) {
+            Arc::make_mut(settings).pod_security = pod_security;
+        }
+    }
+
+    /// Whether objects in `namespace` are admitted without checks.
+    pub fn is_exempt(&self, namespace: &str) -> bool {
+        self.exempt.contains(namespace)
+    }
 }
 
 /// A validated policy with every default filled in.
@@ -817,31 +911,20 @@ impl Policy {
         Ok(Self::from_yaml(&text, &path.display().to_string())?)
     }
 
-    /// Settings for `portcullis check` and the cluster audit: the pod
+    /// Settings for namespaces without overrides of their own: the pod
     /// security level, the hardening rules (plus the registry rules that
-    /// `registries` switches on) and the allow-list.
+    /// `registries` switches on) and the allow-list. Per namespace, see
+    /// [`Policy::check_settings_for`] and [`NamespaceChecks`].
     pub fn check_settings(&self) -> CheckSettings {
         self.settings_with(self.workloads.pod_security, &self.workloads.rules)
     }
 
-    /// Settings for a request in `namespace`, or [`NamespaceDecision::Exempt`].
-    pub fn check_settings_for_namespace(&self, namespace: &str) -> NamespaceDecision {
-        if self
-            .admission
-            .exempt_namespaces
-            .iter()
-            .any(|n| n == namespace)
-        {
-            return NamespaceDecision::Exempt;
-        }
-        let overrides = self.admission.namespaces.get(namespace);
-        let pod_security = overrides
-            .and_then(|o| o.pod_security)
-            .unwrap_or(self.workloads.pod_security);
-        let rules = overrides
-            .and_then(|o| o.rules.as_deref())
-            .unwrap_or(&self.workloads.rules);
-        NamespaceDecision::Check(self.settings_with(pod_security, rules))
+    /// Settings for objects in `namespace`: [`NamespaceSettings::Exempt`]
+    /// for `admission.exemptNamespaces`, else the policy's settings with
+    /// `admission.namespaces.<namespace>` applied. To look up many
+    /// namespaces, compile a [`NamespaceChecks`] once instead.
+    pub fn check_settings_for(&self, namespace: &str) -> NamespaceSettings {
+        NamespaceChecks::from_policy(self).settings_for(namespace, None)
     }
 
     fn settings_with(&self, pod_security: PodSecurity, rules: &[RuleSetting]) -> CheckSettings {

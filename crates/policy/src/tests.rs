@@ -72,14 +72,14 @@ fn reads_the_design_policy() {
     assert!(settings.registries.allows(&internal));
 
     assert!(matches!(
-        policy.check_settings_for_namespace("kube-system"),
-        NamespaceDecision::Exempt
+        policy.check_settings_for("kube-system"),
+        NamespaceSettings::Exempt
     ));
-    let NamespaceDecision::Check(legacy) = policy.check_settings_for_namespace("legacy") else {
+    let NamespaceSettings::Judge(legacy) = policy.check_settings_for("legacy") else {
         panic!("legacy is checked")
     };
     assert_eq!(legacy.pod_security.to_string(), "baseline:v1.29");
-    let NamespaceDecision::Check(other) = policy.check_settings_for_namespace("shop") else {
+    let NamespaceSettings::Judge(other) = policy.check_settings_for("shop") else {
         panic!("shop is checked")
     };
     assert_eq!(other.pod_security.to_string(), "restricted:latest");
@@ -215,4 +215,120 @@ fn alias_bomb_in_a_policy_is_refused() {
     }
     let errors = errors(&text);
     assert_eq!(errors.len(), 1);
+}
+
+fn judged(settings: NamespaceSettings) -> Arc<CheckSettings> {
+    match settings {
+        NamespaceSettings::Judge(settings) => settings,
+        NamespaceSettings::Exempt => panic!("expected the namespace to be judged"),
+    }
+}
+
+#[test]
+fn namespace_overrides_replace_level_and_rules_and_keep_registry_rules() {
+    let policy = Policy::from_yaml(
+        "apiVersion: portcullis.dev/v1
+kind: Policy
+registries: {allow: [\"ghcr.io/example/*\"]}
+workloads:
+  podSecurity: restricted
+  rules: [no-latest-tag, read-only-root-fs]
+admission:
+  namespaces:
+    legacy: {podSecurity: baseline}
+    batch: {rules: [{id: resource-limits, severity: high}]}
+  exemptNamespaces: [kube-system]
+",
+        "policy.yaml",
+    )
+    .unwrap();
+    let checks = NamespaceChecks::from_policy(&policy);
+    let ids = |s: &CheckSettings| s.rules.iter().map(|r| r.rule.id()).collect::<Vec<_>>();
+
+    let legacy = judged(checks.settings_for("legacy", None));
+    assert_eq!(legacy.pod_security.to_string(), "baseline:latest");
+    assert_eq!(
+        ids(&legacy),
+        ["no-latest-tag", "read-only-root-fs", "allowed-registries"],
+        "the policy's rules stay when only the level is overridden"
+    );
+
+    let batch = judged(checks.settings_for("batch", None));
+    assert_eq!(batch.pod_security.to_string(), "restricted:latest");
+    assert_eq!(ids(&batch), ["resource-limits", "allowed-registries"]);
+    assert_eq!(batch.rules[0].severity, Severity::High);
+
+    let other = judged(checks.settings_for("shop", None));
+    assert_eq!(ids(&other), ids(&policy.check_settings()));
+    assert!(matches!(
+        checks.settings_for("kube-system", None),
+        NamespaceSettings::Exempt
+    ));
+    assert!(checks.is_exempt("kube-system") && !checks.is_exempt("legacy"));
+    // The one-off lookup on the policy is the same function.
+    assert!(matches!(
+        policy.check_settings_for("kube-system"),
+        NamespaceSettings::Exempt
+    ));
+    assert_eq!(
+        judged(policy.check_settings_for("legacy")).pod_security,
+        legacy.pod_security
+    );
+}
+
+#[test]
+fn enforce_labels_only_make_a_namespace_stricter() {
+    let policy = Policy::from_yaml(
+        "apiVersion: portcullis.dev/v1
+kind: Policy
+workloads: {podSecurity: \"baseline:v1.29\"}
+admission:
+  namespaces:
+    legacy: {podSecurity: privileged}
+  exemptNamespaces: [kube-system]
+",
+        "policy.yaml",
+    )
+    .unwrap();
+    let checks = NamespaceChecks::from_policy(&policy);
+    let level = |ns: &str, label: &str| {
+        judged(checks.settings_for(ns, Some(label.parse().unwrap())))
+            .pod_security
+            .to_string()
+    };
+    assert_eq!(level("shop", "restricted:v1.30"), "restricted:v1.30");
+    assert_eq!(
+        level("shop", "privileged:latest"),
+        "baseline:v1.29",
+        "a weaker label changes nothing"
+    );
+    assert_eq!(
+        level("shop", "baseline:latest"),
+        "baseline:v1.29",
+        "on the same level the policy's version stays"
+    );
+    assert_eq!(level("legacy", "baseline:v1.28"), "baseline:v1.28");
+    assert!(matches!(
+        checks.settings_for("kube-system", Some(PodSecurity::default())),
+        NamespaceSettings::Exempt
+    ));
+}
+
+#[test]
+fn a_command_line_level_overrides_every_judged_namespace() {
+    let policy = Policy::from_yaml(FULL, "policy.yaml").unwrap();
+    let mut checks = NamespaceChecks::from_policy(&policy);
+    checks.override_pod_security("privileged".parse().unwrap());
+    for namespace in ["legacy", "shop"] {
+        assert_eq!(
+            judged(checks.settings_for(namespace, None))
+                .pod_security
+                .to_string(),
+            "privileged:latest"
+        );
+    }
+    assert!(matches!(
+        checks.settings_for("kube-system", None),
+        NamespaceSettings::Exempt
+    ));
 }

@@ -1,10 +1,17 @@
 //! Renderers for `portcullis check`: workload violations as an aligned
 //! table, JSON, SARIF 2.1.0 (each result at the file, line and column of the
 //! offending field) and JUnit XML (one test case per workload).
+//!
+//! Each workload is judged with the settings of its namespace, as the
+//! webhook would judge it; workloads in a namespace the policy exempts are
+//! listed as exempt in every format (a note in the table, `exempt: true` in
+//! JSON, a tool notification in SARIF, a skipped test case in JUnit).
 
 use std::collections::BTreeMap;
 
-use portcullis_kube::{DocumentError, RuleRef, Severity, SkippedObject, Violation, Workload};
+use portcullis_kube::{
+    DocumentError, PodSecurity, RuleRef, Severity, SkippedObject, Violation, Workload,
+};
 use serde::Serialize;
 
 use crate::sarif;
@@ -14,13 +21,28 @@ use crate::table::Table;
 #[derive(Debug, Clone)]
 pub struct CheckedWorkload {
     pub workload: Workload,
+    /// The namespace it was judged for: its `metadata.namespace`, else the
+    /// one given on the command line, else `default`.
+    pub namespace: String,
+    /// The Pod Security Standards level and version applied; `None` when the
+    /// namespace is exempt by policy and the workload was not judged.
+    pub pod_security: Option<PodSecurity>,
+    /// Empty for an exempt workload.
     pub violations: Vec<Violation>,
+}
+
+impl CheckedWorkload {
+    /// Whether the policy exempts the workload's namespace (not judged).
+    pub fn is_exempt(&self) -> bool {
+        self.pod_security.is_none()
+    }
 }
 
 /// Everything one `portcullis check` run found.
 #[derive(Debug, Clone, Default)]
 pub struct CheckRun {
-    /// The Pod Security Standards level and version applied (`restricted:latest`).
+    /// The Pod Security Standards level and version applied in namespaces
+    /// without a level of their own (`restricted:latest`).
     pub pod_security: String,
     pub workloads: Vec<CheckedWorkload>,
     /// Objects of other kinds, not checked.
@@ -35,6 +57,11 @@ impl CheckRun {
         self.workloads.iter().map(|w| w.violations.len()).sum()
     }
 
+    /// Number of workloads in exempt namespaces, not judged.
+    pub fn exempt_count(&self) -> usize {
+        self.workloads.iter().filter(|w| w.is_exempt()).count()
+    }
+
     /// Number of violations at or above `severity`.
     pub fn violations_at_least(&self, severity: Severity) -> usize {
         self.workloads
@@ -45,8 +72,45 @@ impl CheckRun {
     }
 }
 
+/// Why an exempt workload was not judged, in words.
+fn exempt_reason(checked: &CheckedWorkload) -> String {
+    format!(
+        "namespace {} is exempt by policy (admission.exemptNamespaces): not judged",
+        checked.namespace
+    )
+}
+
+/// `restricted:latest`, or `restricted:latest (2), baseline:latest (1)` when
+/// namespaces were judged at different levels.
+fn levels_applied(run: &CheckRun) -> String {
+    let mut levels: BTreeMap<String, usize> = BTreeMap::new();
+    for level in run.workloads.iter().filter_map(|w| w.pod_security) {
+        *levels.entry(level.to_string()).or_default() += 1;
+    }
+    if levels.len() <= 1 {
+        return levels
+            .into_keys()
+            .next()
+            .unwrap_or_else(|| run.pod_security.clone());
+    }
+    let list: Vec<String> = levels
+        .iter()
+        .map(|(level, n)| format!("{level} ({n})"))
+        .collect();
+    list.join(", ")
+}
+
 fn file_of(workload: &Workload) -> &str {
     workload.origin.as_ref().map_or("", |o| o.file.as_str())
+}
+
+/// `file:line` of a workload's object (just the file when unknown).
+fn workload_place(workload: &Workload) -> String {
+    let file = file_of(workload);
+    match workload.locate(&portcullis_kube::FieldPath::root()) {
+        Some(p) => format!("{file}:{}", p.line),
+        None => file.to_owned(),
+    }
 }
 
 /// `file:line:col` of a violation (or of its workload when no field is known).
@@ -83,21 +147,45 @@ pub fn table(run: &CheckRun) -> String {
     if !out.is_empty() {
         out.push('\n');
     }
+    // Workloads judged at another level than the run's, and exempt ones,
+    // each get a line saying so: the same object reads differently per namespace.
+    for checked in &run.workloads {
+        let name = checked.workload.display_name();
+        let file = workload_place(&checked.workload);
+        match checked.pod_security {
+            None => out.push_str(&format!(
+                "note: {file}: {name}: {}\n",
+                exempt_reason(checked)
+            )),
+            Some(level) if level.to_string() != run.pod_security => out.push_str(&format!(
+                "note: {file}: {name}: judged at {level} for namespace {}\n",
+                checked.namespace
+            )),
+            Some(_) => {}
+        }
+    }
     let failing = run
         .workloads
         .iter()
         .filter(|w| !w.violations.is_empty())
         .count();
+    let judged = run.workloads.len() - run.exempt_count();
     out.push_str(&format!(
         "{} workload{} checked at {}: {} violation{} in {} workload{}",
-        run.workloads.len(),
-        plural(run.workloads.len()),
-        run.pod_security,
+        judged,
+        plural(judged),
+        levels_applied(run),
         run.violation_count(),
         plural(run.violation_count()),
         failing,
         plural(failing),
     ));
+    if run.exempt_count() > 0 {
+        out.push_str(&format!(
+            "; {} exempt (namespace exempt by policy)",
+            run.exempt_count()
+        ));
+    }
     if !run.skipped.is_empty() {
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
         for s in &run.skipped {
@@ -136,6 +224,7 @@ struct JsonRun<'a> {
 struct JsonSummary {
     workloads: usize,
     failing_workloads: usize,
+    exempt: usize,
     violations: usize,
     skipped: usize,
     errors: usize,
@@ -149,7 +238,13 @@ struct JsonWorkload<'a> {
     api_version: &'a str,
     kind: &'a str,
     name: Option<&'a str>,
-    namespace: Option<&'a str>,
+    /// The namespace judged for (metadata, `--namespace` or `default`).
+    namespace: &'a str,
+    /// The level applied; `null` when exempt.
+    pod_security: Option<String>,
+    exempt: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exempt_reason: Option<String>,
     violations: Vec<JsonViolation<'a>>,
 }
 
@@ -198,6 +293,7 @@ pub fn json(run: &CheckRun) -> String {
                 .iter()
                 .filter(|w| !w.violations.is_empty())
                 .count(),
+            exempt: run.exempt_count(),
             violations: run.violation_count(),
             skipped: run.skipped.len(),
             errors: run.errors.len(),
@@ -211,7 +307,10 @@ pub fn json(run: &CheckRun) -> String {
                 api_version: &c.workload.api_version,
                 kind: c.workload.kind.as_str(),
                 name: c.workload.name.as_deref(),
-                namespace: c.workload.namespace.as_deref(),
+                namespace: &c.namespace,
+                pod_security: c.pod_security.map(|p| p.to_string()),
+                exempt: c.is_exempt(),
+                exempt_reason: c.is_exempt().then(|| exempt_reason(c)),
                 violations: c
                     .violations
                     .iter()
@@ -348,6 +447,41 @@ pub fn sarif(run: &CheckRun) -> String {
         }
     }
     let log = sarif::Log::single(sarif::Run::portcullis(rules, results));
+    let exempt: Vec<serde_json::Value> = run
+        .workloads
+        .iter()
+        .filter(|c| c.is_exempt())
+        .map(|c| {
+            let location = sarif::Location::at(
+                uri(file_of(&c.workload)),
+                c.workload
+                    .locate(&portcullis_kube::FieldPath::root())
+                    .map(|p| u64::from(p.line)),
+                None,
+            );
+            serde_json::json!({
+                "level": "note",
+                "message": {"text": format!("{}: {}", c.workload.display_name(), exempt_reason(c))},
+                "locations": [location],
+            })
+        })
+        .collect();
+    if exempt.is_empty() {
+        return crate::pretty_json(&log);
+    }
+    // Exempt workloads are not findings: they go into the invocation's tool
+    // notifications (SARIF 2.1.0 §3.20.21), which code scanning does not
+    // raise as alerts.
+    let mut log = serde_json::to_value(&log).unwrap_or_default();
+    if let Some(run) = log.pointer_mut("/runs/0").and_then(|r| r.as_object_mut()) {
+        run.insert(
+            "invocations".into(),
+            serde_json::json!([{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": exempt,
+            }]),
+        );
+    }
     crate::pretty_json(&log)
 }
 
@@ -366,7 +500,12 @@ pub fn junit(run: &CheckRun) -> String {
     for checked in &run.workloads {
         let workload = &checked.workload;
         let file = file_of(workload);
-        let status = if checked.violations.is_empty() {
+        let status = if checked.is_exempt() {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(exempt_reason(checked));
+            status.set_type("exempt");
+            status
+        } else if checked.violations.is_empty() {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -387,7 +526,9 @@ pub fn junit(run: &CheckRun) -> String {
                 "{} violation{} at {}",
                 checked.violations.len(),
                 plural(checked.violations.len()),
-                run.pod_security
+                checked
+                    .pod_security
+                    .map_or_else(|| run.pod_security.clone(), |p| p.to_string())
             ));
             status.set_type("violation");
             status.set_description(lines.join("\n"));
@@ -428,6 +569,8 @@ mod tests {
                 .into_iter()
                 .map(|w| CheckedWorkload {
                     violations: evaluate(&w, &settings),
+                    namespace: w.namespace.clone().unwrap_or_else(|| "default".into()),
+                    pod_security: Some(settings.pod_security),
                     workload: w,
                 })
                 .collect(),
@@ -502,5 +645,56 @@ kind: [
         assert!(xml.contains("<testcase name=\"Deployment/web\""), "{xml}");
         assert!(xml.contains("<failure"), "{xml}");
         assert!(xml.contains("<error"), "{xml}");
+    }
+
+    #[test]
+    fn exempt_workloads_are_listed_in_every_format_without_findings() {
+        let mut run = run_of(MANIFEST);
+        let mut exempt = run.workloads[0].clone();
+        exempt.namespace = "kube-system".into();
+        exempt.pod_security = None;
+        exempt.violations.clear();
+        run.workloads.push(exempt);
+        assert_eq!(run.exempt_count(), 1);
+
+        let text = table(&run);
+        assert!(
+            text.contains(
+                "note: deploy/web.yaml:1: Deployment/web: namespace kube-system is exempt"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 workload checked at restricted:latest"),
+            "{text}"
+        );
+        assert!(text.contains("; 1 exempt"), "{text}");
+
+        let doc: serde_json::Value = serde_json::from_str(&json(&run)).unwrap();
+        assert_eq!(doc["summary"]["exempt"], 1);
+        assert_eq!(doc["workloads"][1]["exempt"], true);
+        assert_eq!(doc["workloads"][1]["podSecurity"], serde_json::Value::Null);
+        assert_eq!(doc["workloads"][0]["podSecurity"], "restricted:latest");
+
+        let log: serde_json::Value = serde_json::from_str(&sarif(&run)).unwrap();
+        let run0 = &log["runs"][0];
+        let alerts = run0["results"].as_array().unwrap().len();
+        assert_eq!(
+            alerts,
+            run.violation_count(),
+            "no result for the exempt one"
+        );
+        let notes = run0["invocations"][0]["toolExecutionNotifications"]
+            .as_array()
+            .unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "deploy/web.yaml"
+        );
+
+        let xml = junit(&run);
+        assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     }
 }

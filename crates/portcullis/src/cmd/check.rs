@@ -1,13 +1,21 @@
 //! `portcullis check [PATH...]`: Pod Security Standards and hardening rules
 //! over Kubernetes manifests (files, directories, `-` for standard input).
+//!
+//! Each workload is judged as the admission webhook would judge it in its
+//! namespace: the policy's `admission.namespaces.<ns>` overrides apply, an
+//! `admission.exemptNamespaces` entry exempts it, and a `Namespace` object
+//! among the manifests contributes its `pod-security.kubernetes.io/enforce`
+//! labels (stricter only), as the cluster's Namespace would.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use portcullis_kube::model::is_dns_label;
 use portcullis_kube::{
-    CheckSettings, DocumentError, LoadedDocuments, PodSecurity, Severity, evaluate, load_documents,
+    DocumentError, LoadedDocuments, PodSecurity, Severity, SkippedObject, evaluate, load_documents,
 };
-use portcullis_policy::Policy;
+use portcullis_policy::{NamespaceChecks, NamespaceSettings, Policy};
 use portcullis_report::check::{self as render, CheckRun, CheckedWorkload};
 
 use crate::exit::{Failure, GATE_FAILED, OK, USAGE};
@@ -40,8 +48,14 @@ pub struct Args {
 
     /// Pod Security Standards level and version, overriding the policy's:
     /// `restricted`, `baseline:v1.29`, `privileged`.
+    /// Takes precedence over namespace overrides and Namespace labels.
     #[arg(long, value_name = "LEVEL[:VERSION]", value_parser = parse_pod_security)]
     pub pod_security: Option<PodSecurity>,
+
+    /// The namespace of objects that name none (as `kubectl apply -n`);
+    /// without it they are judged as in `default`.
+    #[arg(short = 'n', long, value_name = "NS", value_parser = parse_namespace)]
+    pub namespace: Option<String>,
 
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -57,20 +71,40 @@ fn parse_pod_security(text: &str) -> Result<PodSecurity, String> {
         .map_err(|e: portcullis_kube::pss::InvalidPodSecurity| e.to_string())
 }
 
+fn parse_namespace(text: &str) -> Result<String, String> {
+    if is_dns_label(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        ))
+    }
+}
+
+/// The levels that `Namespace` objects among the manifests enforce through
+/// their labels, by name; a later document wins, as with `kubectl apply`.
+fn namespace_labels(skipped: &[SkippedObject]) -> HashMap<&str, PodSecurity> {
+    skipped
+        .iter()
+        .filter_map(|s| Some((s.name.as_deref()?, s.enforce?)))
+        .collect()
+}
+
 fn parse_severity(text: &str) -> Result<Severity, String> {
     text.parse()
         .map_err(|e: portcullis_kube::rules::UnknownSeverity| e.to_string())
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let mut settings: CheckSettings = match &args.policy {
-        Some(path) => Policy::from_file(path)
-            .map_err(|e| Failure::new(USAGE, e))?
-            .check_settings(),
-        None => CheckSettings::default(),
+    let policy = match &args.policy {
+        Some(path) => Policy::from_file(path).map_err(|e| Failure::new(USAGE, e))?,
+        None => Policy::default(),
     };
+    let mut checks = NamespaceChecks::from_policy(&policy);
+    let mut default_level = policy.workloads.pod_security;
     if let Some(pod_security) = args.pod_security {
-        settings.pod_security = pod_security;
+        checks.override_pod_security(pod_security);
+        default_level = pod_security;
     }
 
     let mut read_errors = Vec::new();
@@ -78,14 +112,39 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let mut loaded = load_all(inputs, &mut read_errors);
     loaded.errors.extend(read_errors);
 
+    // `--pod-security` overrides every other source of the level, labels too.
+    let labels = if args.pod_security.is_some() {
+        HashMap::new()
+    } else {
+        namespace_labels(&loaded.skipped)
+    };
+    let default_namespace = args.namespace.as_deref().unwrap_or("default");
     let workloads = std::mem::take(&mut loaded.workloads);
     let run = CheckRun {
-        pod_security: settings.pod_security.to_string(),
+        pod_security: default_level.to_string(),
         workloads: workloads
             .into_iter()
-            .map(|workload| CheckedWorkload {
-                violations: evaluate(&workload, &settings),
-                workload,
+            .map(|workload| {
+                let namespace = workload
+                    .namespace
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| default_namespace.to_owned());
+                let label = labels.get(namespace.as_str()).copied();
+                match checks.settings_for(&namespace, label) {
+                    NamespaceSettings::Exempt => CheckedWorkload {
+                        workload,
+                        namespace,
+                        pod_security: None,
+                        violations: Vec::new(),
+                    },
+                    NamespaceSettings::Judge(settings) => CheckedWorkload {
+                        violations: evaluate(&workload, &settings),
+                        workload,
+                        namespace,
+                        pod_security: Some(settings.pod_security),
+                    },
+                }
             })
             .collect(),
         skipped: loaded.skipped,

@@ -1358,3 +1358,82 @@ fn base64_decode(text: &str) -> String {
         .expect("base64");
     String::from_utf8(bytes).expect("utf-8")
 }
+
+#[test]
+fn namespace_overrides_and_exemptions_give_check_and_webhook_the_same_verdict() {
+    // Restricted with the default rules, baseline without rules in
+    // `legacy`, `kube-system` exempt: the same object gets different
+    // verdicts per namespace, and `check` must give the webhook's.
+    let policy = "apiVersion: portcullis.dev/v1
+kind: Policy
+workloads:
+  podSecurity: restricted
+admission:
+  namespaces:
+    legacy: {podSecurity: baseline, rules: []}
+  exemptNamespaces: [kube-system]
+";
+    let hook = start_webhook(policy, &[]);
+    let manifests = tempfile::tempdir().expect("tempdir");
+    let objects = [
+        "kubewarden-wrapped-v1/pod-create-unprivileged.json",
+        "kubewarden-wrapped-v1/pod-create-privileged.json",
+        "kubewarden-wrapped-v1/deployment-create.json",
+    ];
+    let mut verdicts = Vec::new();
+    for rel in objects {
+        // `check` gets the object without a namespace, and `--namespace`.
+        let manifest = object_manifest(manifests.path(), rel).expect("object");
+        let mut object: Value =
+            serde_json::from_slice(&std::fs::read(&manifest).expect("manifest")).expect("json");
+        if let Some(metadata) = object["metadata"].as_object_mut() {
+            metadata.remove("namespace");
+        }
+        std::fs::write(&manifest, serde_json::to_vec(&object).expect("json")).expect("written");
+        for namespace in ["default", "legacy", "shop", "kube-system"] {
+            let mut body = review(rel);
+            body["request"]["namespace"] = namespace.into();
+            body["request"]["object"]["metadata"]["namespace"] = namespace.into();
+            body["request"]["uid"] = format!("{rel}-{namespace}").into();
+            let response = judge(&hook, "/validate", &body);
+            let output = portcullis()
+                .args([
+                    "check",
+                    "--format",
+                    "json",
+                    "--namespace",
+                    namespace,
+                    "--policy",
+                ])
+                .arg(hook.dir.path().join("policy.yaml"))
+                .arg(&manifest)
+                .output()
+                .expect("check ran");
+            let report: Value = serde_json::from_slice(&output.stdout).expect("check json");
+            let workload = &report["workloads"][0];
+            assert_eq!(workload["namespace"], namespace, "{rel}");
+            let check_allows = output.status.code() == Some(0);
+            assert_eq!(
+                response["allowed"], check_allows,
+                "{rel} in {namespace}: webhook {response:#}, check {report:#}"
+            );
+            let webhook_exempt = response["auditAnnotations"].get("exempt").is_some();
+            assert_eq!(workload["exempt"], webhook_exempt, "{rel} in {namespace}");
+            verdicts.push((rel, namespace, check_allows));
+        }
+    }
+    let allowed = |rel: &str, namespace: &str| {
+        verdicts
+            .iter()
+            .any(|(r, n, allows)| *r == rel && *n == namespace && *allows)
+    };
+    // The agreement covers every outcome: the unprivileged Pod passes
+    // baseline in legacy and fails restricted elsewhere, the privileged one
+    // fails even baseline, and everything is admitted in kube-system.
+    let unprivileged = objects[0];
+    let privileged = objects[1];
+    assert!(allowed(unprivileged, "legacy"));
+    assert!(!allowed(unprivileged, "default") && !allowed(unprivileged, "shop"));
+    assert!(!allowed(privileged, "legacy"));
+    assert!(objects.iter().all(|rel| allowed(rel, "kube-system")));
+}

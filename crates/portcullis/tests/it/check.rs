@@ -476,3 +476,274 @@ fn policy_validate_and_explain() {
     let output = policy("validate", &dir.path().join("missing.yaml"));
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Restricted with the default rules, except namespace `legacy` (baseline,
+/// no hardening rules) and `kube-system` (exempt).
+const NAMESPACED_POLICY: &str = "apiVersion: portcullis.dev/v1
+kind: Policy
+workloads:
+  podSecurity: restricted
+admission:
+  namespaces:
+    legacy: {podSecurity: baseline, rules: []}
+  exemptNamespaces: [kube-system]
+";
+
+/// The upstream PSS fixture of a Pod that adds every capability baseline
+/// allows: it passes baseline and fails restricted.
+fn baseline_pod(namespace: Option<&str>) -> String {
+    let text = std::fs::read_to_string(fixture(
+        "k8s/pss/baseline/v1.35/pass/capabilities_baseline0.yaml",
+    ))
+    .expect("fixture");
+    let named = "metadata:\n  name: capabilities_baseline0\n";
+    assert!(text.contains(named), "fixture layout changed");
+    match namespace {
+        Some(ns) => text.replace(
+            named,
+            &format!("metadata:\n  name: capabilities_baseline0\n  namespace: {ns}\n"),
+        ),
+        None => text,
+    }
+}
+
+/// The checked workload of `report` in `namespace`.
+fn in_namespace<'a>(report: &'a Value, namespace: &str) -> &'a Value {
+    report["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .find(|w| w["namespace"] == namespace)
+        .unwrap_or_else(|| panic!("no workload in {namespace}: {report:#}"))
+}
+
+#[test]
+fn each_workload_is_judged_with_its_namespaces_settings() {
+    let dir = tempdir();
+    let policy = write_file(dir.path(), "policy.yaml", NAMESPACED_POLICY);
+    let manifest = [
+        baseline_pod(Some("legacy")),
+        baseline_pod(None),
+        baseline_pod(Some("kube-system")),
+    ]
+    .join("---\n");
+    let manifest = write_file(dir.path(), "pods.yaml", &manifest);
+    let policy_arg = policy.to_str().expect("utf-8 path");
+
+    let output = check(
+        &manifest,
+        &[
+            "--policy",
+            policy_arg,
+            "--format",
+            "json",
+            "--fail-on",
+            "low",
+        ],
+    );
+    assert_exit(&output, 1);
+    let report = stdout_json(&output);
+    let legacy = in_namespace(&report, "legacy");
+    assert_eq!(legacy["podSecurity"], "baseline:latest");
+    assert_eq!(legacy["exempt"], false);
+    assert!(rules(legacy).is_empty(), "{legacy:#}");
+    let default = in_namespace(&report, "default");
+    assert_eq!(default["podSecurity"], "restricted:latest");
+    let default_rules = rules(default);
+    assert!(
+        default_rules.contains(&"pss/capabilities_restricted")
+            && default_rules.contains(&"pss/runAsNonRoot"),
+        "{default_rules:?}"
+    );
+    let exempt = in_namespace(&report, "kube-system");
+    assert_eq!(exempt["exempt"], true);
+    assert_eq!(exempt["podSecurity"], Value::Null);
+    assert!(rules(exempt).is_empty());
+    assert!(
+        exempt["exemptReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("kube-system is exempt")),
+        "{exempt:#}"
+    );
+    assert_eq!(report["summary"]["exempt"], 1);
+    assert_eq!(report["summary"]["failingWorkloads"], 1);
+
+    // The table says which level each namespace got and what was exempt.
+    let output = check(&manifest, &["--policy", policy_arg]);
+    assert_exit(&output, 1);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table
+            .contains("Pod/capabilities_baseline0: judged at baseline:latest for namespace legacy"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Pod/capabilities_baseline0: namespace kube-system is exempt by policy"),
+        "{table}"
+    );
+    assert!(
+        table.contains("2 workloads checked at baseline:latest (1), restricted:latest (1)"),
+        "{table}"
+    );
+    assert!(table.contains("; 1 exempt"), "{table}");
+
+    // SARIF: results only for the default namespace; the exempt Pod is a
+    // tool notification, not an alert.
+    let output = check(&manifest, &["--policy", policy_arg, "--format", "sarif"]);
+    let log = stdout_json(&output);
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    // Documents: legacy Pod (lines 1-45), `---`, default-namespace Pod
+    // (lines 47-90), `---`, kube-system Pod (from line 92).
+    for result in results {
+        let line = result["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .expect("line");
+        assert!((47..=90).contains(&line), "{result:#}");
+    }
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .expect("notifications");
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "note");
+    assert_eq!(
+        log["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+
+    // JUnit: the exempt Pod is a skipped test case.
+    let output = check(&manifest, &["--policy", policy_arg, "--format", "junit"]);
+    let xml = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains("namespace kube-system is exempt"), "{xml}");
+}
+
+#[test]
+fn namespace_flag_applies_to_objects_that_name_none() {
+    let dir = tempdir();
+    let policy = write_file(dir.path(), "policy.yaml", NAMESPACED_POLICY);
+    let policy_arg = policy.to_str().expect("utf-8 path");
+    let bare = write_file(dir.path(), "bare.yaml", &baseline_pod(None));
+    let namespaced = write_file(dir.path(), "default.yaml", &baseline_pod(Some("default")));
+
+    let output = check(&bare, &["--policy", policy_arg, "--format", "json"]);
+    assert_exit(&output, 1);
+    assert_eq!(
+        in_namespace(&stdout_json(&output), "default")["podSecurity"],
+        "restricted:latest"
+    );
+
+    for flag in ["--namespace", "-n"] {
+        let output = check(
+            &bare,
+            &["--policy", policy_arg, flag, "legacy", "--format", "json"],
+        );
+        assert_exit(&output, 0);
+        let legacy = in_namespace(&stdout_json(&output), "legacy").clone();
+        assert_eq!(legacy["podSecurity"], "baseline:latest");
+        assert!(rules(&legacy).is_empty(), "{legacy:#}");
+    }
+
+    let output = check(&bare, &["--policy", policy_arg, "-n", "kube-system"]);
+    assert_exit(&output, 0);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("namespace kube-system is exempt by policy"),
+        "{table}"
+    );
+    assert!(table.contains("0 workloads checked"), "{table}");
+
+    // An object's own namespace wins over the flag, as with kubectl.
+    let output = check(
+        &namespaced,
+        &["--policy", policy_arg, "-n", "legacy", "--format", "json"],
+    );
+    assert_exit(&output, 1);
+    assert_eq!(
+        in_namespace(&stdout_json(&output), "default")["podSecurity"],
+        "restricted:latest"
+    );
+
+    let output = check(
+        &bare,
+        &["--policy", policy_arg, "--namespace", "Not_A_Namespace"],
+    );
+    assert_exit(&output, 2);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not a namespace name"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn namespace_objects_among_the_manifests_enforce_their_labels() {
+    let dir = tempdir();
+    let policy = write_file(dir.path(), "policy.yaml", NAMESPACED_POLICY);
+    let policy_arg = policy.to_str().expect("utf-8 path");
+    // `legacy` labelled restricted: stricter than the policy's baseline, so
+    // it holds; `default` labelled privileged: weaker, so it changes nothing.
+    let namespaces = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: legacy
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: v1.30
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+  labels: {pod-security.kubernetes.io/enforce: privileged}
+";
+    write_file(dir.path(), "namespaces.yaml", namespaces);
+    write_file(
+        dir.path(),
+        "pods.yaml",
+        &[baseline_pod(Some("legacy")), baseline_pod(Some("default"))].join("---\n"),
+    );
+
+    let output = check(dir.path(), &["--policy", policy_arg, "--format", "json"]);
+    assert_exit(&output, 1);
+    let report = stdout_json(&output);
+    let legacy = in_namespace(&report, "legacy");
+    assert_eq!(legacy["podSecurity"], "restricted:v1.30");
+    assert!(
+        rules(legacy).contains(&"pss/capabilities_restricted"),
+        "{legacy:#}"
+    );
+    assert_eq!(
+        in_namespace(&report, "default")["podSecurity"],
+        "restricted:latest"
+    );
+
+    // Without the Namespace object the policy's baseline holds for legacy.
+    let pods = dir.path().join("pods.yaml");
+    let output = check(&pods, &["--policy", policy_arg, "--format", "json"]);
+    assert_eq!(
+        in_namespace(&stdout_json(&output), "legacy")["podSecurity"],
+        "baseline:latest"
+    );
+
+    // `--pod-security` overrides labels and namespace overrides alike.
+    let output = check(
+        dir.path(),
+        &[
+            "--policy",
+            policy_arg,
+            "--pod-security",
+            "baseline",
+            "--format",
+            "json",
+        ],
+    );
+    let report = stdout_json(&output);
+    for namespace in ["legacy", "default"] {
+        assert_eq!(
+            in_namespace(&report, namespace)["podSecurity"],
+            "baseline:latest"
+        );
+    }
+}
