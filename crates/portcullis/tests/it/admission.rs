@@ -803,6 +803,20 @@ fn pypa_database(dir: &Path) -> PathBuf {
     path
 }
 
+/// Judges images by their vulnerabilities only (pod security and rules
+/// off), pinning what it judged.
+const SCANNING_POLICY: &str = "apiVersion: portcullis.dev/v1
+kind: Policy
+vulnerabilities:
+  failOn: high
+workloads:
+  podSecurity: privileged
+  rules: []
+admission:
+  scanTimeout: 60s
+  mutate: {pinDigests: true}
+";
+
 fn pod_with_image(image: &str, uid: &str) -> Value {
     let mut body = review("kubewarden-wrapped-v1/pod-create-unprivileged.json");
     body["request"]["uid"] = uid.into();
@@ -815,17 +829,7 @@ fn images_are_scanned_once_and_judged_by_the_vulnerability_policy() {
     let work = tempfile::tempdir().expect("tempdir");
     let db = pypa_database(work.path());
     let cache = work.path().join("cache");
-    let policy = "apiVersion: portcullis.dev/v1
-kind: Policy
-vulnerabilities:
-  failOn: high
-workloads:
-  podSecurity: privileged
-  rules: []
-admission:
-  scanTimeout: 60s
-  mutate: {pinDigests: true}
-";
+    let policy = SCANNING_POLICY;
     let db_arg = db.display().to_string();
     let cache_arg = cache.display().to_string();
     let hook = start_webhook(
@@ -1058,17 +1062,7 @@ fn a_multi_arch_tag_is_pinned_to_its_index_and_judged_on_the_amd64_image() {
 
     let db = pypa_database(work.path());
     let cache = work.path().join("cache");
-    let policy = "apiVersion: portcullis.dev/v1
-kind: Policy
-vulnerabilities:
-  failOn: high
-workloads:
-  podSecurity: privileged
-  rules: []
-admission:
-  scanTimeout: 60s
-  mutate: {pinDigests: true}
-";
+    let policy = SCANNING_POLICY;
     let db_arg = db.display().to_string();
     let cache_arg = cache.display().to_string();
     let serve_args = |platform: &'static str| {
