@@ -25,6 +25,7 @@ mod docker_archive;
 mod error;
 mod model;
 mod oci_layout;
+pub mod parse;
 mod pull;
 mod reference;
 mod registry;
