@@ -127,48 +127,87 @@ fn from_config(
     config: &DockerConfig,
     path: &Path,
 ) -> Result<Option<Credentials>, SourceError> {
-    let same_host = |key: &str| {
-        let host = host_of_key(key);
-        host == registry || (is_docker_hub(registry) && is_docker_hub(host))
-    };
     // Docker Hub's helpers are asked by its historical URL.
     let server = if is_docker_hub(registry) {
         "https://index.docker.io/v1/"
     } else {
         registry
     };
-    if let Some((_, helper)) = config.cred_helpers.iter().find(|(key, _)| same_host(key)) {
+    if let Some((_, helper)) = config
+        .cred_helpers
+        .iter()
+        .find(|(key, _)| same_host(registry, key))
+    {
         return run_helper(helper, server);
     }
-    if let Some((key, entry)) = config.auths.iter().find(|(key, _)| same_host(key)) {
-        if let Some(encoded) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            let bad = |reason: &str| SourceError::Config {
-                what: format!("docker config {} auths[{key:?}]", path.display()),
-                reason: reason.to_owned(),
-            };
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| bad("`auth` is not base64"))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| bad("`auth` is not UTF-8"))?;
-            let (username, password) = decoded
-                .split_once(':')
-                .ok_or_else(|| bad("`auth` is not user:password"))?;
-            return Ok(Some(Credentials {
-                username: username.to_owned(),
-                password: password.to_owned(),
-            }));
-        }
-        if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
-            return Ok(Some(Credentials {
-                username: username.clone(),
-                password: password.clone(),
-            }));
-        }
+    if let Some(credentials) = from_auths(registry, config, path)? {
+        return Ok(Some(credentials));
     }
     match &config.creds_store {
         Some(store) if !store.is_empty() => run_helper(store, server),
         _ => Ok(None),
     }
+}
+
+/// Whether a config key (`https://index.docker.io/v1/`, `ghcr.io`) names
+/// `registry`.
+fn same_host(registry: &str, key: &str) -> bool {
+    let host = host_of_key(key);
+    host == registry || (is_docker_hub(registry) && is_docker_hub(host))
+}
+
+/// The credentials `registry`'s `auths` entry holds (base64 `auth`, else
+/// `username` and `password`), if any.
+fn from_auths(
+    registry: &str,
+    config: &DockerConfig,
+    path: &Path,
+) -> Result<Option<Credentials>, SourceError> {
+    let Some((key, entry)) = config
+        .auths
+        .iter()
+        .find(|(key, _)| same_host(registry, key))
+    else {
+        return Ok(None);
+    };
+    if let Some(encoded) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+        let bad = |reason: &str| SourceError::Config {
+            what: format!("docker config {} auths[{key:?}]", path.display()),
+            reason: reason.to_owned(),
+        };
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| bad("`auth` is not base64"))?;
+        let decoded = String::from_utf8(decoded).map_err(|_| bad("`auth` is not UTF-8"))?;
+        let (username, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| bad("`auth` is not user:password"))?;
+        return Ok(Some(Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }));
+    }
+    if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
+        return Ok(Some(Credentials {
+            username: username.clone(),
+            password: password.clone(),
+        }));
+    }
+    Ok(None)
+}
+
+/// Parses a Docker `config.json` and returns what its `auths` entry for
+/// `registry` holds, without running any credential helper.
+pub(crate) fn auths_in_config(
+    registry: &str,
+    bytes: &[u8],
+) -> Result<Option<Credentials>, SourceError> {
+    let path = Path::new("config.json");
+    let parsed: DockerConfig = serde_json::from_slice(bytes).map_err(|e| SourceError::Config {
+        what: format!("docker config {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    from_auths(registry, &parsed, path)
 }
 
 /// Runs `docker-credential-<helper> get`; a helper that has no entry for the

@@ -70,6 +70,16 @@ pub fn auth_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
     crate::auth::parse_challenge(header)
 }
 
+/// The credentials a Docker `config.json`'s `auths` entry gives `registry`
+/// (base64 `auth`, else `username`/`password`); credential helpers
+/// (`credHelpers`, `credsStore`) are never run here.
+pub fn docker_config_auths(
+    registry: &str,
+    config_json: &[u8],
+) -> Result<Option<crate::Credentials>, SourceError> {
+    crate::auth::auths_in_config(registry, config_json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +118,17 @@ mod tests {
         assert!(manifest(b"{\"schemaVersion\":1}", None).is_err());
         assert!(image_config(b"[").is_err());
         assert!(auth_challenge("Bearer realm=\"unterminated").is_none());
+        assert!(
+            docker_config_auths("ghcr.io", br#"{"auths":{"ghcr.io":{"auth":"!!!"}}}"#).is_err()
+        );
+        let hub = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"YWxpY2U6cHc="}}}"#;
+        let found = docker_config_auths("docker.io", hub).ok().flatten();
+        assert_eq!(
+            found.map(|c| (c.username, c.password)),
+            Some(("alice".into(), "pw".into()))
+        );
+        // A helper named in the file is not run by this reader.
+        let helper = br#"{"credHelpers":{"ghcr.io":"../../bin/sh"}}"#;
+        assert!(matches!(docker_config_auths("ghcr.io", helper), Ok(None)));
     }
 }
