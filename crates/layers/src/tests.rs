@@ -259,22 +259,18 @@ fn collect_keeps_a_hard_link_to_its_own_layer_cold_and_warm() {
         tar_of(&[Item::File("usr/lib/unwanted", b"two")]),
         tar_of(&[Item::File("usr/lib/.wh.unwanted", b"")]),
     ];
-    let first = Digest::of(&gzip(&layers[0])).to_string();
-    let reference = write_layout(temp.path(), &layers);
-    let opened = portcullis_source::open(&reference, &SourceOptions::default());
-    let Ok(opened) = opened else {
-        panic!("{opened:?}")
-    };
-    let options = LayerOptions {
-        cache_dir: Some(temp.path().join("cache")),
-        ..LayerOptions::default()
-    };
+    let LayoutImage {
+        opened,
+        options,
+        layer_digests,
+    } = open_layout(temp.path(), &layers);
+    let first = &layer_digests[0];
     for run in ["cold", "warm"] {
         let files =
             collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
         assert_eq!(
             versions(&files, "/want/linked"),
-            owned(&[(&first, "one")]),
+            owned(&[(first, "one")]),
             "{run}"
         );
         assert_eq!(files.len(), 1, "{run}");
@@ -439,6 +435,36 @@ fn write_layout(dir: &Path, layers: &[Vec<u8>]) -> ImageRef {
     }
 }
 
+/// `layers` written to `dir` as an OCI layout and opened, with a layer
+/// cache under `dir/cache`.
+struct LayoutImage {
+    opened: portcullis_source::Opened,
+    options: LayerOptions,
+    /// Digests of the gzip layer blobs, bottom layer first.
+    layer_digests: Vec<String>,
+}
+
+fn open_layout(dir: &Path, layers: &[Vec<u8>]) -> LayoutImage {
+    let layer_digests = layers
+        .iter()
+        .map(|tar| Digest::of(&gzip(tar)).to_string())
+        .collect();
+    let reference = write_layout(dir, layers);
+    let opened = portcullis_source::open(&reference, &SourceOptions::default());
+    let Ok(opened) = opened else {
+        panic!("{opened:?}")
+    };
+    let options = LayerOptions {
+        cache_dir: Some(dir.join("cache")),
+        ..LayerOptions::default()
+    };
+    LayoutImage {
+        opened,
+        options,
+        layer_digests,
+    }
+}
+
 #[test]
 fn symlink_targets_the_filter_did_not_ask_for_are_fetched_in_a_second_pass() {
     let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -447,16 +473,10 @@ fn symlink_targets_the_filter_did_not_ask_for_are_fetched_in_a_second_pass() {
         Item::Symlink("etc/os-release", "../usr/lib/os-release"),
     ]);
     let top = tar_of(&[Item::File("want/x", b"x")]);
-    let reference = write_layout(temp.path(), &[base, top]);
-    let opened = portcullis_source::open(&reference, &SourceOptions::default());
-    let Ok(opened) = opened else {
-        panic!("{opened:?}")
-    };
+    let LayoutImage {
+        opened, options, ..
+    } = open_layout(temp.path(), &[base, top]);
     let cache = temp.path().join("cache");
-    let options = LayerOptions {
-        cache_dir: Some(cache.clone()),
-        ..LayerOptions::default()
-    };
     for run in ["cold", "warm"] {
         let files =
             collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
@@ -595,19 +615,11 @@ fn collect_reports_history_through_the_cache_and_symlinks() {
         ]),
         tar_of(&[Item::File("var/lib/dpkg/status", b"three")]),
     ];
-    let digests: Vec<String> = layers
-        .iter()
-        .map(|tar| Digest::of(&gzip(tar)).to_string())
-        .collect();
-    let reference = write_layout(temp.path(), &layers);
-    let opened = portcullis_source::open(&reference, &SourceOptions::default());
-    let Ok(opened) = opened else {
-        panic!("{opened:?}")
-    };
-    let options = LayerOptions {
-        cache_dir: Some(temp.path().join("cache")),
-        ..LayerOptions::default()
-    };
+    let LayoutImage {
+        opened,
+        options,
+        layer_digests: digests,
+    } = open_layout(temp.path(), &layers);
     for run in ["cold", "warm"] {
         let files =
             collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
@@ -853,19 +865,11 @@ fn collect_shows_a_rewritten_target_through_the_link_cold_and_warm() {
         tar_of(&[Item::File("want/app", b"app")]),
         tar_of(&[Item::File("usr/lib/os-release", b"VERSION_ID=12")]),
     ];
-    let digests: Vec<String> = layers
-        .iter()
-        .map(|tar| Digest::of(&gzip(tar)).to_string())
-        .collect();
-    let reference = write_layout(temp.path(), &layers);
-    let opened = portcullis_source::open(&reference, &SourceOptions::default());
-    let Ok(opened) = opened else {
-        panic!("{opened:?}")
-    };
-    let options = LayerOptions {
-        cache_dir: Some(temp.path().join("cache")),
-        ..LayerOptions::default()
-    };
+    let LayoutImage {
+        opened,
+        options,
+        layer_digests: digests,
+    } = open_layout(temp.path(), &layers);
     for run in ["cold", "warm"] {
         let files =
             collect(&opened, &TestFilter, &options).unwrap_or_else(|e| panic!("{run}: {e}"));
